@@ -1,0 +1,10 @@
+# Turns a file into a C source defining `mn_web_page` (bytes) and `mn_web_page_size`.
+if(EXISTS ${IN})
+  file(READ ${IN} hex HEX)
+else()
+  set(hex "")
+endif()
+string(LENGTH "${hex}" hexlen)
+math(EXPR size "${hexlen} / 2")
+string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," body "${hex}")
+file(WRITE ${OUT} "/* generated from web/index.html by cmake/embed.cmake */\n#include <stddef.h>\nconst unsigned char mn_web_page[] = {${body} 0x00};\nconst size_t mn_web_page_size = ${size};\n")

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# setup-deps.sh: makes sure the Debian packages mnist.c needs are installed.
+# As root on Debian it apt-gets what is missing; otherwise it prints exactly what to install.
+# Usage: scripts/setup-deps.sh [build|test|bench]   (bench adds PyTorch; test adds the browser)
+set -euo pipefail
+what=${1:-build}
+
+pkgs=(build-essential cmake pkg-config zlib1g-dev libpng-dev libjpeg-dev libjansson-dev
+      libcurl4-openssl-dev libssl-dev libmicrohttpd-dev python3 clang libclang-rt-14-dev)
+case "$what" in
+  test)  pkgs+=(chromium nodejs npm valgrind) ;;
+  bench) pkgs+=(python3-torch libopenblas0-openmp wrk) ;;
+esac
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq || true
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "setup: missing packages: ${missing[*]}" >&2
+  echo "setup: install them with: sudo apt-get install ${missing[*]}" >&2
+  exit 1
+fi
