@@ -1,0 +1,40 @@
+/* cli.h: what the `mnist` commands share: each command is one file with one entry point, and
+ * these helpers for options, errors and terminal output. */
+#ifndef MN_CLI_H
+#define MN_CLI_H
+
+#include "mnist.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+
+/* The commands: each returns the process exit status. argv[0] is the command name. */
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
+int cmd_data(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+
+/* Prints "mnist: <msg>" (printf-style) on stderr; returns 1 (the exit status to use). */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "mnist: " + the library's last error message on stderr; returns 1. */
+int cli_lib_error(void);
+
+/* Option value parsers: on a bad value they print an error naming the option and return false. */
+bool cli_parse_int(const char *opt, const char *text, long long min, long long max, long long *out);
+bool cli_parse_float(const char *opt, const char *text, double min, double max, double *out);
+
+/* The data directory: --data value if given, else mn_default_data_dir(). */
+const char *cli_data_dir(const char *opt_value);
+
+/* True when stdout/stderr is a terminal (progress bars, colours). */
+bool cli_stderr_is_tty(void);
+bool cli_stdout_is_tty(void);
+
+/* Draws a grey image (0 = black background, 255 = ink) in the terminal with Unicode half blocks
+ * (two pixel rows per text line) and 24-bit colour when `colour`, else ASCII shades. */
+void cli_draw_image(FILE *out, const uint8_t *pixels, int rows, int cols, bool colour);
+
+#endif
