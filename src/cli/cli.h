@@ -37,4 +37,11 @@ bool cli_stdout_is_tty(void);
  * (two pixel rows per text line) and 24-bit colour when `colour`, else ASCII shades. */
 void cli_draw_image(FILE *out, const uint8_t *pixels, int rows, int cols, bool colour);
 
+/* Writes `count` grey images (rows x cols each, 0 = black) as a grid PNG, `per_row` to a row,
+ * each scaled by `scale`, with a caption under each (digits and " >%.-?" only); captions whose
+ * `highlight` is true are drawn dark on light (mistakes). Atomic (temporary file, rename). */
+mn_status cli_write_grid_png(const char *path, const uint8_t *const *images, int count, int rows,
+                             int cols, const char *const *captions, const bool *highlight,
+                             int per_row, int scale);
+
 #endif

@@ -1,0 +1,188 @@
+/* cmd_eval.c: `mnist eval MODEL... `: test accuracy, loss, per-class precision and recall and the
+ * confusion matrix. Several models are an ensemble: their probabilities are averaged. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+    fputs("usage: mnist eval MODEL [MODEL...] [options]\n"
+          "  several models are evaluated as an ensemble (probabilities averaged)\n"
+          "  --data DIR      MNIST directory (default $MNIST_DATA or ./data/mnist)\n"
+          "  --split NAME    test (default) or train\n"
+          "  --threads N     threads (default: all cores)\n"
+          "  --json          one JSON object: accuracy, loss, confusion (rows = true class), ...\n",
+          out);
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    static const struct option opts[] = {{"data", required_argument, 0, 'd'},
+                                         {"split", required_argument, 0, 's'},
+                                         {"threads", required_argument, 0, 't'},
+                                         {"json", no_argument, 0, 'j'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *data = NULL, *split = "test";
+    long long threads = 0;
+    bool json = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': data = optarg; break;
+        case 's': split = optarg; break;
+        case 't': if (!cli_parse_int("--threads", optarg, 0, 256, &threads)) return 2; break;
+        case 'j': json = true; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    int nmodels = argc - optind;
+    if (nmodels < 1)
+        return cli_error("eval: which model file? (usage: mnist eval MODEL [MODEL...])"), 2;
+    if (strcmp(split, "test") && strcmp(split, "train"))
+        return cli_error("--split: '%s' is not test or train", split), 2;
+
+    int rc = 1;
+    mn_dataset *set = NULL;
+    mn_model **models = calloc((size_t)nmodels, sizeof *models);
+    float *sum = NULL, *probs = NULL;
+    uint32_t *conf = NULL;
+    if (!models)
+        return cli_error("out of memory");
+    for (int i = 0; i < nmodels; i++)
+        if (mn_model_load(&models[i], argv[optind + i]) != MN_OK) {
+            cli_lib_error();
+            goto out;
+        }
+    if (mn_dataset_load_dir(&set, cli_data_dir(data), !strcmp(split, "test") ? MN_SPLIT_TEST
+                                                                            : MN_SPLIT_TRAIN,
+                            NULL) != MN_OK) {
+        cli_lib_error();
+        goto out;
+    }
+    const uint32_t K = mn_model_num_classes(models[0]);
+    for (int i = 1; i < nmodels; i++)
+        if (mn_model_num_classes(models[i]) != K) {
+            cli_error("%s has %u classes but %s has %u", argv[optind + i],
+                      mn_model_num_classes(models[i]), argv[optind], K);
+            goto out;
+        }
+    if (set->num_classes > K) {
+        cli_error("the data has %u classes but the model only %u", set->num_classes, K);
+        goto out;
+    }
+    const uint32_t n = set->count;
+    sum = calloc((size_t)n * K, sizeof(float));
+    probs = malloc(sizeof(float) * n * K);
+    conf = calloc((size_t)K * K, sizeof(uint32_t));
+    if (!sum || !probs || !conf) {
+        cli_error("out of memory");
+        goto out;
+    }
+    for (int i = 0; i < nmodels; i++) {
+        uint32_t mc, mh, mw;
+        mn_model_input_shape(models[i], &mc, &mh, &mw);
+        if (mc != 1 || mh != set->rows || mw != set->cols) {
+            cli_error("%s takes %ux%ux%u images but the data holds %ux%u", argv[optind + i], mc,
+                      mh, mw, set->rows, set->cols);
+            goto out;
+        }
+        if (mn_model_predict(models[i], set->pixels, n, probs, (int)threads) != MN_OK) {
+            cli_lib_error();
+            goto out;
+        }
+        for (size_t j = 0; j < (size_t)n * K; j++)
+            sum[j] += probs[j] / nmodels;
+    }
+    uint32_t correct = 0;
+    double loss = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const float *p = sum + (size_t)i * K;
+        uint32_t best = 0;
+        for (uint32_t k = 1; k < K; k++)
+            if (p[k] > p[best])
+                best = k;
+        uint32_t y = set->labels[i];
+        conf[y * K + best]++;
+        correct += y == best;
+        loss -= log(p[y] > 1e-30f ? p[y] : 1e-30f);
+    }
+    double acc = (double)correct / n;
+    loss /= n;
+    if (json) {
+        json_t *o = json_object(), *cm = json_array(), *prec = json_array(), *rec = json_array();
+        for (uint32_t t = 0; t < K; t++) {
+            json_t *row = json_array();
+            uint32_t row_sum = 0, col_sum = 0;
+            for (uint32_t q = 0; q < K; q++) {
+                json_array_append_new(row, json_integer(conf[t * K + q]));
+                row_sum += conf[t * K + q];
+                col_sum += conf[q * K + t];
+            }
+            json_array_append_new(cm, row);
+            json_array_append_new(prec, col_sum ? json_real((double)conf[t * K + t] / col_sum) : json_null());
+            json_array_append_new(rec, row_sum ? json_real((double)conf[t * K + t] / row_sum) : json_null());
+        }
+        json_t *files = json_array();
+        for (int i = 0; i < nmodels; i++)
+            json_array_append_new(files, json_string(argv[optind + i]));
+        json_object_set_new(o, "models", files);
+        json_object_set_new(o, "split", json_string(split));
+        json_object_set_new(o, "count", json_integer(n));
+        json_object_set_new(o, "correct", json_integer(correct));
+        json_object_set_new(o, "accuracy", json_real(acc));
+        json_object_set_new(o, "loss", json_real(loss));
+        json_object_set_new(o, "precision", prec);
+        json_object_set_new(o, "recall", rec);
+        json_object_set_new(o, "confusion", cm);
+        char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
+        if (s)
+            puts(s);
+        free(s);
+        json_decref(o);
+    } else {
+        printf("%s set: %u images, %s%d model%s\n", split, n, nmodels > 1 ? "ensemble of " : "",
+               nmodels, nmodels > 1 ? "s" : "");
+        printf("accuracy  %.4f (%u/%u)\nloss      %.4f\n\n", acc, correct, n, loss);
+        printf("class  precision  recall   count\n");
+        for (uint32_t t = 0; t < K; t++) {
+            uint32_t row_sum = 0, col_sum = 0;
+            for (uint32_t q = 0; q < K; q++) {
+                row_sum += conf[t * K + q];
+                col_sum += conf[q * K + t];
+            }
+            if (!row_sum && !col_sum)
+                continue;
+            printf("%5u  %9.4f  %6.4f  %6u\n", t, col_sum ? (double)conf[t * K + t] / col_sum : 0.0,
+                   row_sum ? (double)conf[t * K + t] / row_sum : 0.0, row_sum);
+        }
+        if (K <= 16) {
+            printf("\nconfusion matrix (rows = true class, columns = predicted)\n     ");
+            for (uint32_t q = 0; q < K; q++)
+                printf("%6u", q);
+            putchar('\n');
+            for (uint32_t t = 0; t < K; t++) {
+                printf("%5u", t);
+                for (uint32_t q = 0; q < K; q++)
+                    printf("%6u", conf[t * K + q]);
+                putchar('\n');
+            }
+        }
+    }
+    rc = 0;
+out:
+    for (int i = 0; i < nmodels; i++)
+        mn_model_free(models[i]);
+    free(models);
+    mn_dataset_free(set);
+    free(sum);
+    free(probs);
+    free(conf);
+    return rc;
+}

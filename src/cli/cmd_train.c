@@ -1,0 +1,326 @@
+/* cmd_train.c: `mnist train`: builds a model from a preset or spec, trains it with the preset's
+ * recipe (or the options given), shows progress, evaluates on the test set and saves the model. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void usage(FILE *out)
+{
+    fputs("usage: mnist train [options]\n"
+          "  --model NAME|SPEC   softmax (default), cnn, or a spec such as\n"
+          "                      conv:32:5,relu,pool:2,conv:64:5,relu,pool:2,dense:1024,relu,dropout:0.5,dense:10\n"
+          "  --recipe NAME       tutorial (the preset's own recipe, default) or fast (cnn: >= 99% in 2 epochs)\n"
+          "  --steps N           training steps (batches)\n"
+          "  --epochs X          passes over the training set (instead of --steps)\n"
+          "  --batch N           images per step\n"
+          "  --lr X              learning rate\n"
+          "  --optimizer NAME    sgd, momentum or adam\n"
+          "  --schedule NAME     constant, cosine or onecycle;  --warmup N  warm-up steps\n"
+          "  --weight-decay X    decoupled weight decay (AdamW style)\n"
+          "  --init NAME         default, zero, truncnormal or he\n"
+          "  --seed N            random seed (data order, initialisation, dropout); default 1\n"
+          "  --threads N         threads (default: all cores)\n"
+          "  --eval-every N      evaluate every N steps (on --val images if given, else the test set)\n"
+          "  --val N             hold out the last N training images to pick the best model\n"
+          "  --data DIR          MNIST directory (default $MNIST_DATA or ./data/mnist)\n"
+          "  --out FILE          model file to write (default model.safetensors)\n"
+          "  --log FILE.csv      write step, epoch, loss, accuracy, images/s, lr per report\n"
+          "  --json              print one JSON object with the results as the last line\n"
+          "  --quiet             no progress output\n",
+          out);
+}
+
+typedef struct recipe {
+    int64_t steps;
+    double epochs;
+    long long batch;
+    double lr;
+    mn_optimizer opt;
+    mn_schedule schedule;
+    int64_t warmup;
+    float mean, std;
+} recipe;
+
+static bool pick_recipe(const char *model, const char *name, recipe *r)
+{
+    memset(r, 0, sizeof *r);
+    r->std = 1.0f;
+    bool tutorial = !strcmp(name, "tutorial");
+    if (!tutorial && strcmp(name, "fast") != 0) {
+        cli_error("--recipe: '%s' is not tutorial or fast", name);
+        return false;
+    }
+    if (!strcmp(model, "softmax")) {
+        *r = (recipe){.steps = 1000, .batch = 100, .lr = 0.5, .opt = MN_OPT_SGD, .std = 1.0f};
+        return true;
+    }
+    if (!strcmp(model, "cnn") && tutorial) {
+        *r = (recipe){.steps = 20000, .batch = 50, .lr = 1e-4, .opt = MN_OPT_ADAM, .std = 1.0f};
+        return true;
+    }
+    /* fast, and the default for custom specs: Adam with a one-cycle schedule, normalised input */
+    *r = (recipe){.epochs = 2, .batch = 64, .lr = 2e-3, .opt = MN_OPT_ADAM,
+                  .schedule = MN_SCHEDULE_ONECYCLE, .warmup = 300, .mean = 0.1307f,
+                  .std = 0.3081f};
+    return true;
+}
+
+typedef struct progress_state {
+    bool tty, quiet, json;
+    FILE *log;
+    double last_epoch_printed;
+    double last_eval_acc;
+    bool have_eval;
+} progress_state;
+
+static void fmt_time(char *buf, size_t n, double s)
+{
+    if (s < 0 || !isfinite(s))
+        s = 0;
+    int t = (int)(s + 0.5);
+    snprintf(buf, n, "%d:%02d", t / 60, t % 60);
+}
+
+static bool on_progress(void *user, const mn_train_progress *p)
+{
+    progress_state *ps = user;
+    if (p->evaluated) {
+        ps->last_eval_acc = p->eval_accuracy;
+        ps->have_eval = true;
+    }
+    if (ps->log) {
+        fprintf(ps->log, "%lld,%.4f,%.6f,", (long long)p->step, p->epoch, p->loss);
+        if (p->evaluated)
+            fprintf(ps->log, "%.6f", p->eval_accuracy);
+        fprintf(ps->log, ",%.1f,%.6g\n", p->images_per_second, p->lr);
+    }
+    if (ps->quiet)
+        return true;
+    char acc[32] = "";
+    if (ps->have_eval)
+        snprintf(acc, sizeof acc, "  acc %.4f", ps->last_eval_acc);
+    if (ps->tty) {
+        double frac = (double)p->step / p->total_steps;
+        char bar[31];
+        int fill = (int)(frac * 30);
+        for (int i = 0; i < 30; i++)
+            bar[i] = i < fill ? '#' : '.';
+        bar[30] = '\0';
+        char eta[16], el[16];
+        fmt_time(el, sizeof el, p->elapsed_seconds);
+        fmt_time(eta, sizeof eta, frac > 0 ? p->elapsed_seconds * (1 - frac) / frac : 0);
+        fprintf(stderr, "\r\033[K[%s] step %lld/%lld  epoch %.2f  loss %.4f%s  %.0f img/s  %s  ETA %s",
+                bar, (long long)p->step, (long long)p->total_steps, p->epoch, p->loss, acc,
+                p->images_per_second, el, eta);
+        if (p->step == p->total_steps)
+            fputc('\n', stderr);
+    } else if (floor(p->epoch) > ps->last_epoch_printed || p->step == p->total_steps ||
+               p->evaluated) {
+        ps->last_epoch_printed = floor(p->epoch);
+        fprintf(stderr, "step %lld/%lld  epoch %.2f  loss %.4f%s  %.0f img/s  %.1f s\n",
+                (long long)p->step, (long long)p->total_steps, p->epoch, p->loss, acc,
+                p->images_per_second, p->elapsed_seconds);
+    }
+    fflush(stderr);
+    return true;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'}, {"recipe", required_argument, 0, 'r'},
+        {"steps", required_argument, 0, 's'}, {"epochs", required_argument, 0, 'e'},
+        {"batch", required_argument, 0, 'b'}, {"lr", required_argument, 0, 'l'},
+        {"optimizer", required_argument, 0, 'O'}, {"schedule", required_argument, 0, 'S'},
+        {"warmup", required_argument, 0, 'W'}, {"weight-decay", required_argument, 0, 'w'},
+        {"init", required_argument, 0, 'i'}, {"seed", required_argument, 0, 'x'},
+        {"threads", required_argument, 0, 't'}, {"eval-every", required_argument, 0, 'E'},
+        {"val", required_argument, 0, 'v'}, {"data", required_argument, 0, 'd'},
+        {"out", required_argument, 0, 'o'}, {"log", required_argument, 0, 'L'},
+        {"json", no_argument, 0, 'j'}, {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *model_name = "softmax", *recipe_name = "tutorial", *data = NULL;
+    const char *out_path = "model.safetensors", *log_path = NULL, *opt_name = NULL;
+    const char *sched_name = NULL, *init_name = "default";
+    long long steps = -1, batch = -1, seed = 1, threads = 0, eval_every = 0, val = 0, warmup = -1;
+    double epochs = -1, lr = -1, wd = 0;
+    bool json = false, quiet = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model_name = optarg; break;
+        case 'r': recipe_name = optarg; break;
+        case 's': if (!cli_parse_int("--steps", optarg, 1, 100000000, &steps)) return 2; break;
+        case 'e': if (!cli_parse_float("--epochs", optarg, 1e-6, 10000, &epochs)) return 2; break;
+        case 'b': if (!cli_parse_int("--batch", optarg, 1, 65536, &batch)) return 2; break;
+        case 'l': if (!cli_parse_float("--lr", optarg, 1e-12, 100, &lr)) return 2; break;
+        case 'O': opt_name = optarg; break;
+        case 'S': sched_name = optarg; break;
+        case 'W': if (!cli_parse_int("--warmup", optarg, 0, 100000000, &warmup)) return 2; break;
+        case 'w': if (!cli_parse_float("--weight-decay", optarg, 0, 1, &wd)) return 2; break;
+        case 'i': init_name = optarg; break;
+        case 'x': if (!cli_parse_int("--seed", optarg, 0, INT64_MAX, &seed)) return 2; break;
+        case 't': if (!cli_parse_int("--threads", optarg, 0, 256, &threads)) return 2; break;
+        case 'E': if (!cli_parse_int("--eval-every", optarg, 0, 100000000, &eval_every)) return 2; break;
+        case 'v': if (!cli_parse_int("--val", optarg, 0, 100000000, &val)) return 2; break;
+        case 'd': data = optarg; break;
+        case 'o': out_path = optarg; break;
+        case 'L': log_path = optarg; break;
+        case 'j': json = true; break;
+        case 'q': quiet = true; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc)
+        return cli_error("train: unexpected argument '%s' (see mnist train --help)", argv[optind]), 2;
+
+    recipe r;
+    if (!pick_recipe(model_name, recipe_name, &r))
+        return 2;
+    mn_train_params p = mn_train_default_params();
+    p.steps = r.steps;
+    p.epochs = r.epochs;
+    p.batch = (uint32_t)r.batch;
+    p.lr = (float)r.lr;
+    p.optimizer = r.opt;
+    p.schedule = r.schedule;
+    p.warmup_steps = r.warmup;
+    if (steps > 0)
+        p.steps = steps, p.epochs = 0;
+    if (epochs > 0)
+        p.epochs = epochs, p.steps = steps > 0 ? steps : 0;
+    if (batch > 0)
+        p.batch = (uint32_t)batch;
+    if (lr > 0)
+        p.lr = (float)lr;
+    if (warmup >= 0)
+        p.warmup_steps = warmup;
+    p.weight_decay = (float)wd;
+    if (opt_name) {
+        if (!strcmp(opt_name, "sgd")) p.optimizer = MN_OPT_SGD;
+        else if (!strcmp(opt_name, "momentum")) p.optimizer = MN_OPT_MOMENTUM;
+        else if (!strcmp(opt_name, "adam")) p.optimizer = MN_OPT_ADAM;
+        else return cli_error("--optimizer: '%s' is not sgd, momentum or adam", opt_name), 2;
+    }
+    if (sched_name) {
+        if (!strcmp(sched_name, "constant")) p.schedule = MN_SCHEDULE_CONSTANT;
+        else if (!strcmp(sched_name, "cosine")) p.schedule = MN_SCHEDULE_COSINE;
+        else if (!strcmp(sched_name, "onecycle")) p.schedule = MN_SCHEDULE_ONECYCLE;
+        else return cli_error("--schedule: '%s' is not constant, cosine or onecycle", sched_name), 2;
+    }
+    mn_init init;
+    if (!strcmp(init_name, "default")) init = MN_INIT_DEFAULT;
+    else if (!strcmp(init_name, "zero")) init = MN_INIT_ZERO;
+    else if (!strcmp(init_name, "truncnormal")) init = MN_INIT_TRUNC_NORMAL;
+    else if (!strcmp(init_name, "he")) init = MN_INIT_HE;
+    else return cli_error("--init: '%s' is not default, zero, truncnormal or he", init_name), 2;
+    p.seed = (uint64_t)seed;
+    p.threads = (int)threads;
+    p.eval_every = eval_every;
+
+    const char *dir = cli_data_dir(data);
+    mn_dataset *train = NULL, *test = NULL, *valset = NULL;
+    mn_model *model = NULL;
+    FILE *log = NULL;
+    int rc = 1;
+    if (mn_dataset_load_dir(&train, dir, MN_SPLIT_TRAIN, NULL) != MN_OK ||
+        mn_dataset_load_dir(&test, dir, MN_SPLIT_TEST, NULL) != MN_OK) {
+        cli_lib_error();
+        goto out;
+    }
+    if (val > 0) {
+        if ((uint64_t)val >= train->count) {
+            cli_error("--val %lld: the training set has only %u images", val, train->count);
+            goto out;
+        }
+        if (mn_dataset_split_tail(train, (uint32_t)val, &valset) != MN_OK) {
+            cli_lib_error();
+            goto out;
+        }
+        p.keep_best = true;
+    }
+    if (mn_model_create(&model, model_name, 1, train->rows, train->cols, init, p.seed) != MN_OK) {
+        cli_lib_error();
+        goto out;
+    }
+    if (mn_model_num_classes(model) < test->num_classes) {
+        cli_error("the model has %u outputs but the data has %u classes",
+                  mn_model_num_classes(model), test->num_classes);
+        goto out;
+    }
+    mn_model_set_normalisation(model, r.mean, r.std);
+    if (log_path) {
+        log = fopen(log_path, "w");
+        if (!log) {
+            cli_error("%s: cannot write the log", log_path);
+            goto out;
+        }
+        fprintf(log, "step,epoch,loss,accuracy,images_per_second,lr\n");
+    }
+    progress_state ps = {.tty = cli_stderr_is_tty(), .quiet = quiet, .json = json, .log = log,
+                         .last_epoch_printed = 0};
+    p.callback = on_progress;
+    p.user = &ps;
+    if (!quiet)
+        fprintf(stderr, "training %s (%llu parameters) on %u images, batch %u, %s %s, seed %llu\n",
+                model_name, (unsigned long long)mn_model_param_count(model), train->count, p.batch,
+                p.optimizer == MN_OPT_ADAM ? "adam" : p.optimizer == MN_OPT_SGD ? "sgd" : "momentum",
+                recipe_name, (unsigned long long)p.seed);
+    double t0 = now();
+    if (mn_model_train(model, train, valset ? valset : (eval_every > 0 ? test : NULL), &p) != MN_OK) {
+        cli_lib_error();
+        goto out;
+    }
+    double train_seconds = now() - t0;
+    mn_eval_result ev;
+    if (mn_model_evaluate(model, test, p.threads, &ev) != MN_OK) {
+        cli_lib_error();
+        goto out;
+    }
+    char buf[64];
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)p.seed);
+    mn_model_set_meta(model, "seed", buf);
+    snprintf(buf, sizeof buf, "%.4f", ev.accuracy);
+    mn_model_set_meta(model, "test_accuracy", buf);
+    mn_model_set_meta(model, "recipe", recipe_name);
+    if (mn_model_save(model, out_path) != MN_OK) {
+        mn_eval_result_free(&ev);
+        cli_lib_error();
+        goto out;
+    }
+    int64_t total_steps = p.steps > 0 ? p.steps : (int64_t)ceil(p.epochs * train->count / p.batch);
+    double total_epochs = (double)total_steps * p.batch / train->count;
+    if (!quiet)
+        fprintf(stderr, "saved %s\n", out_path);
+    printf("test accuracy %.4f (%u/%u)  loss %.4f  train time %.1f s\n", ev.accuracy, ev.correct,
+           ev.count, ev.loss, train_seconds);
+    if (json)
+        printf("{\"model\":\"%s\",\"recipe\":\"%s\",\"test_accuracy\":%.4f,\"test_loss\":%.5f,"
+               "\"train_seconds\":%.3f,\"steps\":%lld,\"epochs\":%.4f,\"batch\":%u,\"seed\":%llu,"
+               "\"threads\":%d,\"out\":\"%s\"}\n",
+               model_name, recipe_name, ev.accuracy, ev.loss, train_seconds, (long long)total_steps,
+               total_epochs, p.batch, (unsigned long long)p.seed, p.threads, out_path);
+    mn_eval_result_free(&ev);
+    rc = 0;
+out:
+    if (log)
+        fclose(log);
+    mn_model_free(model);
+    mn_dataset_free(train);
+    mn_dataset_free(test);
+    mn_dataset_free(valset);
+    return rc;
+}

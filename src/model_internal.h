@@ -1,0 +1,84 @@
+/* model_internal.h: the model's layout, shared by the modules that build, run, train and save
+ * models. Parameters live in one flat arena (weights then bias of each layer, in layer order);
+ * gradients and optimizer moments mirror it. */
+#ifndef MN_MODEL_INTERNAL_H
+#define MN_MODEL_INTERNAL_H
+
+#include "internal.h"
+
+typedef enum mn_layer_kind {
+    MN_LAYER_CONV,
+    MN_LAYER_POOL,
+    MN_LAYER_DENSE,
+    MN_LAYER_RELU,
+    MN_LAYER_DROPOUT,
+    MN_LAYER_FLATTEN,
+} mn_layer_kind;
+
+typedef struct mn_layer {
+    mn_layer_kind kind;
+    int in_c, in_h, in_w;
+    int out_c, out_h, out_w;
+    int k, stride, pad; /* conv, pool */
+    float p;            /* dropout probability */
+    char name[16];      /* tensor name prefix: conv1, fc, fc2, ... ("" without parameters) */
+    size_t w_off, w_count, b_off, b_count; /* into the parameter arena */
+} mn_layer;
+
+#define MN_MAX_LAYERS 64
+#define MN_MAX_META 32
+
+struct mn_model {
+    char *spec;          /* canonical spec string */
+    char preset[16];     /* "softmax", "cnn" or "" */
+    int num_layers;
+    mn_layer layers[MN_MAX_LAYERS];
+    int in_c, in_h, in_w;
+    int num_classes;
+    float norm_mean, norm_std;
+
+    size_t num_params;
+    float *params, *grads; /* num_params each, aligned */
+
+    char *meta_key[MN_MAX_META], *meta_value[MN_MAX_META];
+    int num_meta;
+
+    /* Workspace for a batch of up to ws_batch images with ws_threads threads (see
+     * mn_model_reserve). act[i] is layer i's input (act[0] the batch), act[num_layers] the logits. */
+    int ws_batch, ws_threads;
+    float *act[MN_MAX_LAYERS + 1];
+    float *grad_a, *grad_b; /* ping-pong buffers for activation gradients */
+    uint8_t *dropout_mask[MN_MAX_LAYERS];
+    float *col;             /* im2col, per thread */
+    float *dw_part;         /* per-thread conv weight gradients */
+    float *probs;           /* ws_batch x classes */
+};
+
+/* Parses a spec (or a preset name) into model->layers with shapes, names and arena offsets.
+ * Fills spec/preset/num_classes/num_params; allocates nothing else. */
+mn_status mn_spec_parse(mn_model *model, const char *spec);
+
+/* Makes sure the workspace holds a batch of `batch` with `threads` threads. Allocates only when
+ * it grows. */
+mn_status mn_model_reserve(mn_model *model, int batch, int threads);
+
+/* Writes model->act[0] for n images from uint8 or float (0..255) pixels, normalising. */
+void mn_model_load_input_u8(mn_model *model, const uint8_t *pixels, int n);
+
+/* Runs the layers on act[0] (n images); train enables dropout, drawing masks from rng. */
+void mn_model_forward(mn_model *model, int n, bool train, mn_rng *rng, int threads);
+
+/* Given dlogits in grad_a (n x classes), fills model->grads (overwriting). */
+void mn_model_backward(mn_model *model, int n, int threads);
+
+/* Initialises parameters. */
+void mn_model_init_params(mn_model *model, mn_init init, uint64_t seed);
+
+/* optim.c: one update of all parameters from model->grads. `m1`/`m2` are the optimizer's
+ * moments (NULL where the optimizer needs none), `t` the 1-based step number. */
+void mn_optim_update(float *params, const float *grads, float *m1, float *m2, size_t n,
+                     const mn_train_params *p, float lr, int64_t t, int threads);
+/* The learning rate at step `step` (0-based) of `total`. */
+float mn_schedule_lr(const mn_train_params *p, int64_t step, int64_t total);
+
+#endif

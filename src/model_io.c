@@ -1,0 +1,184 @@
+/* model_io.c: models as .safetensors files. Tensor names and layouts are PyTorch's state_dict
+ * (conv1.weight [out,in,kh,kw], fc1.weight [out,in]); the metadata holds what is needed to
+ * rebuild the model (spec, input shape, normalisation) and the format version. */
+#include "model_internal.h"
+
+#include "safetensors.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define KEY_FORMAT "format_version"
+
+mn_status mn_model_save(const mn_model *m, const char *path)
+{
+    mn_st_tensor tensors[2 * MN_MAX_LAYERS];
+    int nt = 0;
+    for (int i = 0; i < m->num_layers; i++) {
+        const mn_layer *L = &m->layers[i];
+        if (!L->w_count)
+            continue;
+        mn_st_tensor *w = &tensors[nt++], *b = &tensors[nt++];
+        memset(w, 0, sizeof *w);
+        memset(b, 0, sizeof *b);
+        snprintf(w->name, sizeof w->name, "%s.weight", L->name);
+        snprintf(b->name, sizeof b->name, "%s.bias", L->name);
+        if (L->kind == MN_LAYER_CONV) {
+            w->ndim = 4;
+            w->shape[0] = L->out_c, w->shape[1] = L->in_c, w->shape[2] = L->k, w->shape[3] = L->k;
+        } else {
+            w->ndim = 2;
+            w->shape[0] = L->out_c, w->shape[1] = L->in_c;
+        }
+        w->count = L->w_count;
+        w->data = m->params + L->w_off;
+        b->ndim = 1;
+        b->shape[0] = (int64_t)L->b_count;
+        b->count = L->b_count;
+        b->data = m->params + L->b_off;
+    }
+    char fmt[16], shape[64], mean[32], std[32], classes[16], *names;
+    snprintf(fmt, sizeof fmt, "%d", MN_FORMAT_VERSION);
+    snprintf(shape, sizeof shape, "[%d,%d,%d]", m->in_c, m->in_h, m->in_w);
+    snprintf(mean, sizeof mean, "%.9g", m->norm_mean);
+    snprintf(std, sizeof std, "%.9g", m->norm_std);
+    snprintf(classes, sizeof classes, "%d", m->num_classes);
+    names = malloc((size_t)m->num_classes * 4 + 1);
+    if (!names)
+        return mn_fail(MN_ERR_NOMEM, "out of memory");
+    names[0] = '\0';
+    for (int k = 0; k < m->num_classes; k++)
+        sprintf(names + strlen(names), k ? ",%d" : "%d", k);
+    mn_st_meta meta[16 + MN_MAX_META];
+    int nm = 0;
+    meta[nm++] = (mn_st_meta){KEY_FORMAT, fmt};
+    meta[nm++] = (mn_st_meta){"producer", "mnist.c " MN_VERSION};
+    meta[nm++] = (mn_st_meta){"spec", m->spec};
+    meta[nm++] = (mn_st_meta){"preset", (char *)m->preset};
+    meta[nm++] = (mn_st_meta){"input_shape", shape};
+    meta[nm++] = (mn_st_meta){"normalisation_mean", mean};
+    meta[nm++] = (mn_st_meta){"normalisation_std", std};
+    meta[nm++] = (mn_st_meta){"num_classes", classes};
+    meta[nm++] = (mn_st_meta){"class_names", names};
+    for (int i = 0; i < m->num_meta; i++) {
+        bool reserved = false;
+        for (int j = 0; j < nm && !reserved; j++)
+            reserved = !strcmp(meta[j].key, m->meta_key[i]);
+        if (!reserved)
+            meta[nm++] = (mn_st_meta){m->meta_key[i], m->meta_value[i]};
+    }
+    mn_status st = mn_st_write(path, tensors, nt, meta, nm);
+    free(names);
+    return st;
+}
+
+static bool parse_float(const char *s, float *out)
+{
+    char *end;
+    if (!s || !*s)
+        return false;
+    double v = strtod(s, &end);
+    if (*end)
+        return false;
+    *out = (float)v;
+    return true;
+}
+
+static const char *const g_reserved[] = {KEY_FORMAT, "producer", "spec", "preset", "input_shape",
+                                         "normalisation_mean", "normalisation_std",
+                                         "num_classes", "class_names"};
+
+mn_status mn_model_load(mn_model **out, const char *path)
+{
+    mn_st_file f;
+    mn_status st = mn_st_read(path, &f);
+    if (st != MN_OK)
+        return st;
+    mn_model *m = NULL;
+    const char *fmt = mn_st_meta_get(&f, KEY_FORMAT);
+    const char *spec = mn_st_meta_get(&f, "spec");
+    const char *preset = mn_st_meta_get(&f, "preset");
+    const char *shape = mn_st_meta_get(&f, "input_shape");
+    unsigned c, h, w;
+    char tail;
+    float mean = 0.0f, std = 1.0f;
+    if (!fmt || !spec || !shape) {
+        st = mn_fail(MN_ERR_FORMAT, "%s: not an mnist.c model (metadata lacks %s)", path,
+                     !fmt ? KEY_FORMAT : !spec ? "spec" : "input_shape");
+        goto fail;
+    }
+    if (strcmp(fmt, "1") != 0) {
+        st = mn_fail(MN_ERR_FORMAT, "%s: model format version %s is not supported (this is "
+                                    "version %d)", path, fmt, MN_FORMAT_VERSION);
+        goto fail;
+    }
+    if (sscanf(shape, "[%u,%u,%u]%c", &c, &h, &w, &tail) != 3) {
+        st = mn_fail(MN_ERR_FORMAT, "%s: input_shape \"%s\" is not [C,H,W]", path, shape);
+        goto fail;
+    }
+    if (!parse_float(mn_st_meta_get(&f, "normalisation_mean"), &mean) ||
+        !parse_float(mn_st_meta_get(&f, "normalisation_std"), &std) || !(std > 0.0f)) {
+        st = mn_fail(MN_ERR_FORMAT, "%s: normalisation_mean/_std are missing or not numbers", path);
+        goto fail;
+    }
+    /* A preset name is stored with its expanded spec; rebuild from the preset so the name stays. */
+    const char *build = preset && *preset ? preset : spec;
+    st = mn_model_create(&m, build, c, h, w, MN_INIT_ZERO, 0);
+    if (st == MN_OK && strcmp(m->spec, spec) != 0)
+        st = mn_fail(MN_ERR_FORMAT, "%s: preset \"%s\" does not match its spec \"%s\"", path,
+                     preset, spec);
+    if (st != MN_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", mn_error_message());
+        st = mn_fail(st == MN_ERR_NOMEM ? st : MN_ERR_FORMAT, "%s: %s", path, msg);
+        goto fail;
+    }
+    mn_model_set_normalisation(m, mean, std);
+    int expected = 0;
+    for (int i = 0; i < m->num_layers; i++) {
+        const mn_layer *L = &m->layers[i];
+        if (!L->w_count)
+            continue;
+        for (int part = 0; part < 2; part++) {
+            char name[64];
+            snprintf(name, sizeof name, "%s.%s", L->name, part ? "bias" : "weight");
+            expected++;
+            const mn_st_tensor *t = mn_st_find(&f, name);
+            size_t want = part ? L->b_count : L->w_count;
+            if (!t) {
+                st = mn_fail(MN_ERR_FORMAT, "%s: tensor %s is missing", path, name);
+                goto fail;
+            }
+            int64_t dims[4] = {L->out_c, part ? 0 : L->in_c, L->k, L->k};
+            int ndim = part ? 1 : L->kind == MN_LAYER_CONV ? 4 : 2;
+            bool same = t->ndim == ndim && t->count == want;
+            for (int d = 0; d < ndim && same; d++)
+                same = t->shape[d] == dims[d];
+            if (!same) {
+                st = mn_fail(MN_ERR_FORMAT, "%s: tensor %s has the wrong shape for spec \"%s\"",
+                             path, name, spec);
+                goto fail;
+            }
+            memcpy(m->params + (part ? L->b_off : L->w_off), t->data, want * sizeof(float));
+        }
+    }
+    if (f.num_tensors != expected) {
+        st = mn_fail(MN_ERR_FORMAT, "%s: holds %d tensors, the spec needs %d", path,
+                     f.num_tensors, expected);
+        goto fail;
+    }
+    for (int i = 0; i < f.num_meta; i++) {
+        bool reserved = false;
+        for (size_t j = 0; j < sizeof g_reserved / sizeof g_reserved[0]; j++)
+            reserved = reserved || !strcmp(f.meta[i].key, g_reserved[j]);
+        if (!reserved && (st = mn_model_set_meta(m, f.meta[i].key, f.meta[i].value)) != MN_OK)
+            goto fail;
+    }
+    mn_st_free(&f);
+    *out = m;
+    return MN_OK;
+fail:
+    mn_model_free(m);
+    mn_st_free(&f);
+    return st;
+}
