@@ -259,15 +259,46 @@ typedef struct mn_train_params {
     bool keep_best;         /* restore the parameters of the best evaluation at the end */
     mn_train_callback callback;
     void *user;
+    /* Checkpoints (see mn_trainer_save) go to checkpoint_path (if not NULL) every
+     * checkpoint_every steps (0: only when stopped). */
+    const char *checkpoint_path;
+    int64_t checkpoint_every;
+    /* When *stop becomes non-zero (a signal handler may set it), training finishes the current
+     * step, writes a checkpoint if checkpoint_path is set and returns MN_ERR_INTERRUPTED. */
+    const volatile int *stop;
 } mn_train_params;
 
 /* The tutorial's softmax recipe: SGD, lr 0.5, batch 100, 1000 steps. */
 mn_train_params mn_train_default_params(void);
 
 /* Trains `model` on `train`; evaluates on `eval_set` (may be NULL) every eval_every steps and at
- * the end. Deterministic for a fixed seed and thread count. */
+ * the end. Deterministic for a fixed seed and thread count. The same as creating a trainer,
+ * running it and freeing it. */
 mn_status mn_model_train(mn_model *model, const mn_dataset *train, const mn_dataset *eval_set,
                          const mn_train_params *params);
+
+/* A training run that can be saved and resumed: the model, the optimizer's moments, the RNG
+ * states and the position in the data order. A run resumed from a checkpoint ends with the same
+ * bits as one never interrupted (same seed, same thread count). */
+typedef struct mn_trainer mn_trainer;
+
+/* `model` is borrowed (it must outlive the trainer); `params` is copied. */
+mn_status mn_trainer_create(mn_trainer **out, mn_model *model, const mn_train_params *params);
+/* Trains until the planned steps are done (MN_OK), or until stopped (MN_ERR_INTERRUPTED). Call
+ * again after a stop to go on. `train` must be the same data set at every call and resume. */
+mn_status mn_trainer_run(mn_trainer *trainer, const mn_dataset *train, const mn_dataset *eval_set);
+/* Writes a checkpoint atomically (temporary file, fsync, rename): a .safetensors file whose model
+ * tensors load like any model file, plus the training state. */
+mn_status mn_trainer_save(const mn_trainer *trainer, const char *path);
+/* Reads a checkpoint: a new model (*model, the caller frees it after the trainer) and a trainer
+ * with the saved parameters; callback, user, stop and checkpoint_path are reset, set them
+ * through mn_trainer_params. */
+mn_status mn_trainer_load(mn_trainer **out, mn_model **model, const char *path);
+/* The trainer's parameters, to set callback/user/stop/checkpoint fields (others are fixed). */
+mn_train_params *mn_trainer_params(mn_trainer *trainer);
+int64_t mn_trainer_step(const mn_trainer *trainer);        /* steps done so far */
+int64_t mn_trainer_total_steps(const mn_trainer *trainer); /* 0 until the first run */
+void mn_trainer_free(mn_trainer *trainer);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Images: reading files and making them look like MNIST                                       */

@@ -5,6 +5,7 @@
 #define MN_MODEL_INTERNAL_H
 
 #include "internal.h"
+#include "safetensors.h"
 
 typedef enum mn_layer_kind {
     MN_LAYER_CONV,
@@ -80,5 +81,20 @@ void mn_optim_update(float *params, const float *grads, float *m1, float *m2, si
                      const mn_train_params *p, float lr, int64_t t, int threads);
 /* The learning rate at step `step` (0-based) of `total`. */
 float mn_schedule_lr(const mn_train_params *p, int64_t step, int64_t total);
+
+/* model_io.c, shared with checkpoints: the model's tensors (pointing into its arena; returns how
+ * many, at most 2 * MN_MAX_LAYERS) and metadata; and a model rebuilt from a parsed file, where
+ * tensors and metadata keys starting with `extra_prefix` (if not NULL) are left to the caller. */
+typedef struct mn_model_meta {
+    char fmt[16], shape[64], mean[32], std[32], classes[16];
+    char *names;
+    mn_st_meta meta[16 + MN_MAX_META];
+    int count;
+} mn_model_meta;
+int mn_model_tensors(const mn_model *model, mn_st_tensor *tensors);
+mn_status mn_model_meta_build(const mn_model *model, mn_model_meta *meta);
+void mn_model_meta_free(mn_model_meta *meta);
+mn_status mn_model_from_st(mn_model **out, const mn_st_file *file, const char *path,
+                           const char *extra_prefix);
 
 #endif

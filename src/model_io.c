@@ -10,9 +10,8 @@
 
 #define KEY_FORMAT "format_version"
 
-mn_status mn_model_save(const mn_model *m, const char *path)
+int mn_model_tensors(const mn_model *m, mn_st_tensor *tensors)
 {
-    mn_st_tensor tensors[2 * MN_MAX_LAYERS];
     int nt = 0;
     for (int i = 0; i < m->num_layers; i++) {
         const mn_layer *L = &m->layers[i];
@@ -37,38 +36,59 @@ mn_status mn_model_save(const mn_model *m, const char *path)
         b->count = L->b_count;
         b->data = m->params + L->b_off;
     }
-    char fmt[16], shape[64], mean[32], std[32], classes[16], *names;
-    snprintf(fmt, sizeof fmt, "%d", MN_FORMAT_VERSION);
-    snprintf(shape, sizeof shape, "[%d,%d,%d]", m->in_c, m->in_h, m->in_w);
-    snprintf(mean, sizeof mean, "%.9g", m->norm_mean);
-    snprintf(std, sizeof std, "%.9g", m->norm_std);
-    snprintf(classes, sizeof classes, "%d", m->num_classes);
-    names = malloc((size_t)m->num_classes * 4 + 1);
-    if (!names)
+    return nt;
+}
+
+mn_status mn_model_meta_build(const mn_model *m, mn_model_meta *b)
+{
+    memset(b, 0, sizeof *b);
+    snprintf(b->fmt, sizeof b->fmt, "%d", MN_FORMAT_VERSION);
+    snprintf(b->shape, sizeof b->shape, "[%d,%d,%d]", m->in_c, m->in_h, m->in_w);
+    snprintf(b->mean, sizeof b->mean, "%.9g", m->norm_mean);
+    snprintf(b->std, sizeof b->std, "%.9g", m->norm_std);
+    snprintf(b->classes, sizeof b->classes, "%d", m->num_classes);
+    b->names = malloc((size_t)m->num_classes * 4 + 1);
+    if (!b->names)
         return mn_fail(MN_ERR_NOMEM, "out of memory");
-    names[0] = '\0';
+    b->names[0] = '\0';
     for (int k = 0; k < m->num_classes; k++)
-        sprintf(names + strlen(names), k ? ",%d" : "%d", k);
-    mn_st_meta meta[16 + MN_MAX_META];
+        sprintf(b->names + strlen(b->names), k ? ",%d" : "%d", k);
     int nm = 0;
-    meta[nm++] = (mn_st_meta){KEY_FORMAT, fmt};
-    meta[nm++] = (mn_st_meta){"producer", "mnist.c " MN_VERSION};
-    meta[nm++] = (mn_st_meta){"spec", m->spec};
-    meta[nm++] = (mn_st_meta){"preset", (char *)m->preset};
-    meta[nm++] = (mn_st_meta){"input_shape", shape};
-    meta[nm++] = (mn_st_meta){"normalisation_mean", mean};
-    meta[nm++] = (mn_st_meta){"normalisation_std", std};
-    meta[nm++] = (mn_st_meta){"num_classes", classes};
-    meta[nm++] = (mn_st_meta){"class_names", names};
+    b->meta[nm++] = (mn_st_meta){KEY_FORMAT, b->fmt};
+    b->meta[nm++] = (mn_st_meta){"producer", "mnist.c " MN_VERSION};
+    b->meta[nm++] = (mn_st_meta){"spec", m->spec};
+    b->meta[nm++] = (mn_st_meta){"preset", (char *)m->preset};
+    b->meta[nm++] = (mn_st_meta){"input_shape", b->shape};
+    b->meta[nm++] = (mn_st_meta){"normalisation_mean", b->mean};
+    b->meta[nm++] = (mn_st_meta){"normalisation_std", b->std};
+    b->meta[nm++] = (mn_st_meta){"num_classes", b->classes};
+    b->meta[nm++] = (mn_st_meta){"class_names", b->names};
     for (int i = 0; i < m->num_meta; i++) {
         bool reserved = false;
         for (int j = 0; j < nm && !reserved; j++)
-            reserved = !strcmp(meta[j].key, m->meta_key[i]);
+            reserved = !strcmp(b->meta[j].key, m->meta_key[i]);
         if (!reserved)
-            meta[nm++] = (mn_st_meta){m->meta_key[i], m->meta_value[i]};
+            b->meta[nm++] = (mn_st_meta){m->meta_key[i], m->meta_value[i]};
     }
-    mn_status st = mn_st_write(path, tensors, nt, meta, nm);
-    free(names);
+    b->count = nm;
+    return MN_OK;
+}
+
+void mn_model_meta_free(mn_model_meta *b)
+{
+    free(b->names);
+    b->names = NULL;
+}
+
+mn_status mn_model_save(const mn_model *m, const char *path)
+{
+    mn_st_tensor tensors[2 * MN_MAX_LAYERS];
+    int nt = mn_model_tensors(m, tensors);
+    mn_model_meta meta;
+    mn_status st = mn_model_meta_build(m, &meta);
+    if (st == MN_OK)
+        st = mn_st_write(path, tensors, nt, meta.meta, meta.count);
+    mn_model_meta_free(&meta);
     return st;
 }
 
@@ -88,12 +108,11 @@ static const char *const g_reserved[] = {KEY_FORMAT, "producer", "spec", "preset
                                          "normalisation_mean", "normalisation_std",
                                          "num_classes", "class_names"};
 
-mn_status mn_model_load(mn_model **out, const char *path)
+mn_status mn_model_from_st(mn_model **out, const mn_st_file *fp, const char *path,
+                           const char *extra_prefix)
 {
-    mn_st_file f;
-    mn_status st = mn_st_read(path, &f);
-    if (st != MN_OK)
-        return st;
+    const mn_st_file f = *fp;
+    mn_status st;
     mn_model *m = NULL;
     const char *fmt = mn_st_meta_get(&f, KEY_FORMAT);
     const char *spec = mn_st_meta_get(&f, "spec");
@@ -162,6 +181,9 @@ mn_status mn_model_load(mn_model **out, const char *path)
             memcpy(m->params + (part ? L->b_off : L->w_off), t->data, want * sizeof(float));
         }
     }
+    for (int i = 0; extra_prefix && i < f.num_tensors; i++)
+        if (!strncmp(f.tensors[i].name, extra_prefix, strlen(extra_prefix)))
+            expected++;
     if (f.num_tensors != expected) {
         st = mn_fail(MN_ERR_FORMAT, "%s: holds %d tensors, the spec needs %d", path,
                      f.num_tensors, expected);
@@ -171,14 +193,25 @@ mn_status mn_model_load(mn_model **out, const char *path)
         bool reserved = false;
         for (size_t j = 0; j < sizeof g_reserved / sizeof g_reserved[0]; j++)
             reserved = reserved || !strcmp(f.meta[i].key, g_reserved[j]);
+        if (extra_prefix && !strncmp(f.meta[i].key, extra_prefix, strlen(extra_prefix)))
+            reserved = true;
         if (!reserved && (st = mn_model_set_meta(m, f.meta[i].key, f.meta[i].value)) != MN_OK)
             goto fail;
     }
-    mn_st_free(&f);
     *out = m;
     return MN_OK;
 fail:
     mn_model_free(m);
+    return st;
+}
+
+mn_status mn_model_load(mn_model **out, const char *path)
+{
+    mn_st_file f;
+    mn_status st = mn_st_read(path, &f);
+    if (st != MN_OK)
+        return st;
+    st = mn_model_from_st(out, &f, path, NULL);
     mn_st_free(&f);
     return st;
 }

@@ -3,6 +3,8 @@
 #include "cli.h"
 
 #include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,9 @@ static void usage(FILE *out)
           "  --data DIR          MNIST directory (default $MNIST_DATA or ./data/mnist)\n"
           "  --out FILE          model file to write (default model.safetensors)\n"
           "  --log FILE.csv      write step, epoch, loss, accuracy, images/s, lr per report\n"
+          "  --checkpoint FILE   save the training state to FILE (atomically) when stopped, and\n"
+          "                      every --checkpoint-every N steps; Ctrl-C saves and exits\n"
+          "  --resume FILE       continue a run from its checkpoint (its settings are kept)\n"
           "  --json              print one JSON object with the results as the last line\n"
           "  --quiet             no progress output\n",
           out);
@@ -129,6 +134,15 @@ static bool on_progress(void *user, const mn_train_progress *p)
     return true;
 }
 
+static volatile sig_atomic_t g_stop_signal;
+static volatile int g_stop;
+
+static void on_signal(int sig)
+{
+    g_stop_signal = sig;
+    g_stop = 1;
+}
+
 static double now(void)
 {
     struct timespec ts;
@@ -149,10 +163,14 @@ int cmd_train(int argc, char **argv)
         {"val", required_argument, 0, 'v'}, {"data", required_argument, 0, 'd'},
         {"out", required_argument, 0, 'o'}, {"log", required_argument, 0, 'L'},
         {"json", no_argument, 0, 'j'}, {"quiet", no_argument, 0, 'q'},
+        {"checkpoint", required_argument, 0, 'c'}, {"checkpoint-every", required_argument, 0, 'C'},
+        {"resume", required_argument, 0, 'R'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *model_name = "softmax", *recipe_name = "tutorial", *data = NULL;
     const char *out_path = "model.safetensors", *log_path = NULL, *opt_name = NULL;
     const char *sched_name = NULL, *init_name = "default";
+    const char *checkpoint = NULL, *resume = NULL;
+    long long checkpoint_every = 0;
     long long steps = -1, batch = -1, seed = 1, threads = 0, eval_every = 0, val = 0, warmup = -1;
     double epochs = -1, lr = -1, wd = 0;
     bool json = false, quiet = false;
@@ -180,6 +198,9 @@ int cmd_train(int argc, char **argv)
         case 'L': log_path = optarg; break;
         case 'j': json = true; break;
         case 'q': quiet = true; break;
+        case 'c': checkpoint = optarg; break;
+        case 'C': if (!cli_parse_int("--checkpoint-every", optarg, 1, INT64_MAX, &checkpoint_every)) return 2; break;
+        case 'R': resume = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -234,8 +255,22 @@ int cmd_train(int argc, char **argv)
     const char *dir = cli_data_dir(data);
     mn_dataset *train = NULL, *test = NULL, *valset = NULL;
     mn_model *model = NULL;
+    mn_trainer *trainer = NULL;
     FILE *log = NULL;
     int rc = 1;
+    if (resume) {
+        /* The checkpoint holds the model and every training setting; only output options apply. */
+        if (mn_trainer_load(&trainer, &model, resume) != MN_OK) {
+            cli_lib_error();
+            goto out;
+        }
+        const char *v = mn_model_get_meta(model, "val");
+        val = v ? atoll(v) : 0;
+        recipe_name = mn_model_get_meta(model, "recipe") ? mn_model_get_meta(model, "recipe") : "?";
+        model_name = *mn_model_preset(model) ? mn_model_preset(model) : mn_model_spec(model);
+        if (!checkpoint)
+            checkpoint = resume;
+    }
     if (mn_dataset_load_dir(&train, dir, MN_SPLIT_TRAIN, NULL) != MN_OK ||
         mn_dataset_load_dir(&test, dir, MN_SPLIT_TEST, NULL) != MN_OK) {
         cli_lib_error();
@@ -252,72 +287,123 @@ int cmd_train(int argc, char **argv)
         }
         p.keep_best = true;
     }
-    if (mn_model_create(&model, model_name, 1, train->rows, train->cols, init, p.seed) != MN_OK) {
-        cli_lib_error();
-        goto out;
+    if (!resume) {
+        if (mn_model_create(&model, model_name, 1, train->rows, train->cols, init, p.seed) != MN_OK) {
+            cli_lib_error();
+            goto out;
+        }
+        mn_model_set_normalisation(model, r.mean, r.std);
+        char buf[32];
+        snprintf(buf, sizeof buf, "%lld", val);
+        mn_model_set_meta(model, "recipe", recipe_name);
+        mn_model_set_meta(model, "val", buf);
+        if (mn_trainer_create(&trainer, model, &p) != MN_OK) {
+            cli_lib_error();
+            goto out;
+        }
     }
     if (mn_model_num_classes(model) < test->num_classes) {
         cli_error("the model has %u outputs but the data has %u classes",
                   mn_model_num_classes(model), test->num_classes);
         goto out;
     }
-    mn_model_set_normalisation(model, r.mean, r.std);
+    mn_train_params *tp = mn_trainer_params(trainer);
     if (log_path) {
-        log = fopen(log_path, "w");
+        log = fopen(log_path, resume ? "a" : "w");
         if (!log) {
             cli_error("%s: cannot write the log", log_path);
             goto out;
         }
-        fprintf(log, "step,epoch,loss,accuracy,images_per_second,lr\n");
+        if (!resume)
+            fprintf(log, "step,epoch,loss,accuracy,images_per_second,lr\n");
     }
     progress_state ps = {.tty = cli_stderr_is_tty(), .quiet = quiet, .json = json, .log = log,
                          .last_epoch_printed = 0};
-    p.callback = on_progress;
-    p.user = &ps;
-    if (!quiet)
-        fprintf(stderr, "training %s (%llu parameters) on %u images, batch %u, %s %s, seed %llu\n",
-                model_name, (unsigned long long)mn_model_param_count(model), train->count, p.batch,
-                p.optimizer == MN_OPT_ADAM ? "adam" : p.optimizer == MN_OPT_SGD ? "sgd" : "momentum",
-                recipe_name, (unsigned long long)p.seed);
+    tp->callback = on_progress;
+    tp->user = &ps;
+    tp->stop = &g_stop;
+    tp->checkpoint_path = checkpoint;
+    if (checkpoint_every > 0)
+        tp->checkpoint_every = checkpoint_every;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    if (!quiet) {
+        if (resume)
+            fprintf(stderr, "resuming %s from %s at step %lld\n", model_name, resume,
+                    (long long)mn_trainer_step(trainer));
+        else
+            fprintf(stderr, "training %s (%llu parameters) on %u images, batch %u, %s, recipe %s, "
+                            "seed %llu\n", model_name,
+                    (unsigned long long)mn_model_param_count(model), train->count, tp->batch,
+                    tp->optimizer == MN_OPT_ADAM  ? "adam"
+                    : tp->optimizer == MN_OPT_SGD ? "sgd"
+                                                  : "momentum",
+                    recipe_name, (unsigned long long)tp->seed);
+    }
     double t0 = now();
-    if (mn_model_train(model, train, valset ? valset : (eval_every > 0 ? test : NULL), &p) != MN_OK) {
+    mn_status st = mn_trainer_run(trainer, train, valset ? valset : (eval_every > 0 ? test : NULL));
+    if (st == MN_ERR_INTERRUPTED && g_stop) {
+        if (ps.tty && !quiet)
+            fputc('\n', stderr);
+        if (checkpoint)
+            fprintf(stderr, "mnist: stopped at step %lld; checkpoint saved to %s\n"
+                            "mnist: resume with: mnist train --resume %s --out %s\n",
+                    (long long)mn_trainer_step(trainer), checkpoint, checkpoint, out_path);
+        else
+            fprintf(stderr, "mnist: stopped at step %lld; nothing saved (use --checkpoint FILE to "
+                            "be able to resume)\n", (long long)mn_trainer_step(trainer));
+        rc = 128 + (g_stop_signal ? g_stop_signal : SIGINT);
+        goto out;
+    }
+    if (st != MN_OK) {
         cli_lib_error();
         goto out;
     }
     double train_seconds = now() - t0;
     mn_eval_result ev;
-    if (mn_model_evaluate(model, test, p.threads, &ev) != MN_OK) {
+    if (mn_model_evaluate(model, test, tp->threads, &ev) != MN_OK) {
         cli_lib_error();
         goto out;
     }
     char buf[64];
-    snprintf(buf, sizeof buf, "%llu", (unsigned long long)p.seed);
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)tp->seed);
     mn_model_set_meta(model, "seed", buf);
     snprintf(buf, sizeof buf, "%.4f", ev.accuracy);
     mn_model_set_meta(model, "test_accuracy", buf);
-    mn_model_set_meta(model, "recipe", recipe_name);
     if (mn_model_save(model, out_path) != MN_OK) {
         mn_eval_result_free(&ev);
         cli_lib_error();
         goto out;
     }
-    int64_t total_steps = p.steps > 0 ? p.steps : (int64_t)ceil(p.epochs * train->count / p.batch);
-    double total_epochs = (double)total_steps * p.batch / train->count;
+    int64_t total_steps = mn_trainer_total_steps(trainer);
+    double total_epochs = (double)total_steps * tp->batch / train->count;
     if (!quiet)
         fprintf(stderr, "saved %s\n", out_path);
     printf("test accuracy %.4f (%u/%u)  loss %.4f  train time %.1f s\n", ev.accuracy, ev.correct,
            ev.count, ev.loss, train_seconds);
-    if (json)
-        printf("{\"model\":\"%s\",\"recipe\":\"%s\",\"test_accuracy\":%.4f,\"test_loss\":%.5f,"
-               "\"train_seconds\":%.3f,\"steps\":%lld,\"epochs\":%.4f,\"batch\":%u,\"seed\":%llu,"
-               "\"threads\":%d,\"out\":\"%s\"}\n",
-               model_name, recipe_name, ev.accuracy, ev.loss, train_seconds, (long long)total_steps,
-               total_epochs, p.batch, (unsigned long long)p.seed, p.threads, out_path);
+    if (json) {
+        json_t *o = json_pack("{s:s, s:s, s:f, s:f, s:f, s:I, s:f, s:i, s:I, s:i, s:s}", "model",
+                              model_name, "recipe", recipe_name, "test_accuracy", ev.accuracy,
+                              "test_loss", ev.loss, "train_seconds", train_seconds, "steps",
+                              (json_int_t)total_steps, "epochs", total_epochs, "batch",
+                              (int)tp->batch, "seed", (json_int_t)tp->seed, "threads",
+                              tp->threads, "out", out_path);
+        char *js = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+        if (js)
+            puts(js);
+        free(js);
+        json_decref(o);
+    }
     mn_eval_result_free(&ev);
     rc = 0;
 out:
     if (log)
         fclose(log);
+    mn_trainer_free(trainer);
     mn_model_free(model);
     mn_dataset_free(train);
     mn_dataset_free(test);
