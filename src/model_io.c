@@ -211,7 +211,7 @@ mn_status mn_model_load(mn_model **out, const char *path)
     mn_status st = mn_st_read(path, &f);
     if (st != MN_OK)
         return st;
-    st = mn_model_from_st(out, &f, path, NULL);
+    st = mn_model_from_st(out, &f, path, "train."); /* a checkpoint loads as its model */
     mn_st_free(&f);
     return st;
 }

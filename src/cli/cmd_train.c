@@ -211,6 +211,8 @@ int cmd_train(int argc, char **argv)
     recipe r;
     if (!pick_recipe(model_name, recipe_name, &r))
         return 2;
+    if (strcmp(model_name, "softmax") && strcmp(model_name, "cnn") && !strcmp(recipe_name, "tutorial"))
+        recipe_name = "default"; /* a custom spec has no tutorial recipe */
     mn_train_params p = mn_train_default_params();
     p.steps = r.steps;
     p.epochs = r.epochs;
