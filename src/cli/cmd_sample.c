@@ -122,7 +122,7 @@ int cmd_sample(int argc, char **argv)
         printf("%d of %lld correct\n", correct, n);
     if (png) {
         if (cli_write_grid_png(png, (const uint8_t *const *)imgs, (int)n, (int)test->rows,
-                               (int)test->cols, (const char *const *)caps, wrong, 10, 3) != MN_OK) {
+                               (int)test->cols, (const char *const *)caps, wrong, 10, 4) != MN_OK) {
             cli_lib_error();
             goto out;
         }
