@@ -15,7 +15,8 @@ static void usage(FILE *out)
     fputs("usage: mnist train [options]\n"
           "  --model NAME|SPEC   softmax (default), cnn, or a spec such as\n"
           "                      conv:32:5,relu,pool:2,conv:64:5,relu,pool:2,dense:1024,relu,dropout:0.5,dense:10\n"
-          "  --recipe NAME       tutorial (the preset's own recipe, default) or fast (cnn: >= 99% in 2 epochs)\n"
+          "  --recipe NAME       tutorial (the preset's own recipe, default) or fast: He init, Adam 2e-3\n"
+          "                      one-cycle, batch 64, 2 epochs, normalised input (cnn: >= 99% in 2 epochs)\n"
           "  --steps N           training steps (batches)\n"
           "  --epochs X          passes over the training set (instead of --steps)\n"
           "  --batch N           images per step\n"
@@ -23,7 +24,7 @@ static void usage(FILE *out)
           "  --optimizer NAME    sgd, momentum or adam\n"
           "  --schedule NAME     constant, cosine or onecycle;  --warmup N  warm-up steps\n"
           "  --weight-decay X    decoupled weight decay (AdamW style)\n"
-          "  --init NAME         default, zero, truncnormal or he\n"
+          "  --init NAME         default (the recipe's), zero, truncnormal or he\n"
           "  --seed N            random seed (data order, initialisation, dropout); default 1\n"
           "  --threads N         threads (default: all cores)\n"
           "  --eval-every N      evaluate every N steps (on --val images if given, else the test set)\n"
@@ -48,6 +49,7 @@ typedef struct recipe {
     mn_schedule schedule;
     int64_t warmup;
     float mean, std;
+    mn_init init;
 } recipe;
 
 static bool pick_recipe(const char *model, const char *name, recipe *r)
@@ -67,10 +69,11 @@ static bool pick_recipe(const char *model, const char *name, recipe *r)
         *r = (recipe){.steps = 20000, .batch = 50, .lr = 1e-4, .opt = MN_OPT_ADAM, .std = 1.0f};
         return true;
     }
-    /* fast, and the default for custom specs: Adam with a one-cycle schedule, normalised input */
+    /* fast, and the default for custom specs: He initialisation, Adam with a one-cycle schedule
+     * and normalised input (cnn: 0.9916 after 2 epochs where truncated-normal init gave 0.9892) */
     *r = (recipe){.epochs = 2, .batch = 64, .lr = 2e-3, .opt = MN_OPT_ADAM,
                   .schedule = MN_SCHEDULE_ONECYCLE, .warmup = 300, .mean = 0.1307f,
-                  .std = 0.3081f};
+                  .std = 0.3081f, .init = MN_INIT_HE};
     return true;
 }
 
@@ -245,7 +248,7 @@ int cmd_train(int argc, char **argv)
         else return cli_error("--schedule: '%s' is not constant, cosine or onecycle", sched_name), 2;
     }
     mn_init init;
-    if (!strcmp(init_name, "default")) init = MN_INIT_DEFAULT;
+    if (!strcmp(init_name, "default")) init = r.init;
     else if (!strcmp(init_name, "zero")) init = MN_INIT_ZERO;
     else if (!strcmp(init_name, "truncnormal")) init = MN_INIT_TRUNC_NORMAL;
     else if (!strcmp(init_name, "he")) init = MN_INIT_HE;
