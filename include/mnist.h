@@ -115,14 +115,18 @@ const char *const *mn_mnist_default_mirrors(size_t *count); /* base URLs ending 
 
 /* Downloads each missing or wrong file from the mirrors (in order; `mirror` first if not NULL)
  * into `dir` (created if needed), verifying the decompressed SHA-256 before renaming a temporary
- * file into place. A corrupt download is deleted. `progress` (may be NULL) is told each file. */
+ * file into place. A corrupt download is deleted. `progress` (may be NULL) is told each file:
+ * url NULL and MN_OK when already present and valid, else once per mirror tried with its outcome
+ * (mn_error_message() holds the reason). $MNIST_MIRRORS (comma-separated base URLs), when set,
+ * replaces the default mirrors. URLs may be http://, https:// or file://. */
 typedef void (*mn_fetch_progress_fn)(void *user, const char *file, const char *url,
                                      mn_status status);
 mn_status mn_mnist_fetch(const char *dir, const char *mirror, mn_fetch_progress_fn progress,
                          void *user);
 
 /* Checks that the four files in `dir` exist and have the right decompressed SHA-256.
- * `report` (may be NULL) is told each file's status. Returns the first failure. */
+ * `report` (may be NULL) is told each file's status (url = the path checked; the uncompressed
+ * name is accepted when the .gz is absent). Returns the first failure. */
 mn_status mn_mnist_verify(const char *dir, mn_fetch_progress_fn report, void *user);
 
 /* SHA-256 of the bytes after gunzip (of the bytes as they are, if not gzipped), as 64 hex chars
