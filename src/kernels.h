@@ -24,4 +24,9 @@ void mn_gemm_mt(int trans_a, int trans_b, int M, int N, int K, float alpha, cons
  * environment variable MNIST_ISA to one of these (at most what the CPU has) forces it. */
 const char *mn_kernels_isa(void);
 
+/* For tests and benchmarks: forces "avx512", "avx2" or "portable" for all later calls (not
+ * while another thread is inside a kernel); NULL returns to the automatic choice. Returns 0,
+ * or -1 (nothing changed) if the name is unknown or the CPU lacks that instruction set. */
+int mn_kernels_set_isa(const char *isa);
+
 #endif

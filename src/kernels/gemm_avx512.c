@@ -1,0 +1,385 @@
+/* gemm_avx512.c: the AVX-512 micro-kernel (up to 14 rows x 32 columns: 28 zmm accumulators,
+ * two B vectors and a broadcast A value per k) and packers that transpose with 16x16 in-register
+ * shuffles. Compiled with function target attributes so the library itself stays generic
+ * x86-64; gemm.c calls in here only when the CPU has AVX-512F/VL/BW/DQ. */
+#include "kernels/gemm_internal.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+
+#include <immintrin.h>
+#include <stddef.h>
+
+#define T512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma")))
+#define INL static inline __attribute__((always_inline))
+
+enum { MR = 14, NR = 32 };
+
+/* The k loop in assembly, so that the register allocation cannot vary with the tile size:
+ * accumulators in zmm0..27 (row r in zmm2r, zmm2r+1 when 32 wide, in zmmr when 16 wide), B in
+ * zmm28/29, broadcast A values alternating in zmm30/31. After the loop the accumulators go to
+ * `t` (rows of 32 floats). L<v>_<n> is the loop body for n rows of v vectors, S<v>_<n> saves
+ * them. The 32-wide loop prefetches the row of B 8 steps ahead: B read in place has a large
+ * row stride that the hardware prefetchers do not follow. */
+#define BCAST(r, t) "vbroadcastss " #r "*4(%[a]), %%zmm" #t "\n\t"
+#define FMA(b, t, c) "vfmadd231ps %%zmm" #b ", %%zmm" #t ", %%zmm" #c "\n\t"
+#define ROW2(r, c0, c1, t) BCAST(r, t) FMA(28, t, c0) FMA(29, t, c1)
+#define ROW1(r, c, t) BCAST(r, t) FMA(28, t, c)
+#define SAVE2(r, c0, c1) "vmovaps %%zmm" #c0 ", " #r "*128(%[t])\n\t" \
+                         "vmovaps %%zmm" #c1 ", " #r "*128+64(%[t])\n\t"
+#define SAVE1(r, c) "vmovaps %%zmm" #c ", " #r "*128(%[t])\n\t"
+#define ZERO(c) "vpxord %%zmm" #c ", %%zmm" #c ", %%zmm" #c "\n\t"
+
+#define L2_1 ROW2(0, 0, 1, 30)
+#define L2_2 L2_1 ROW2(1, 2, 3, 31)
+#define L2_3 L2_2 ROW2(2, 4, 5, 30)
+#define L2_4 L2_3 ROW2(3, 6, 7, 31)
+#define L2_5 L2_4 ROW2(4, 8, 9, 30)
+#define L2_6 L2_5 ROW2(5, 10, 11, 31)
+#define L2_7 L2_6 ROW2(6, 12, 13, 30)
+#define L2_8 L2_7 ROW2(7, 14, 15, 31)
+#define L2_9 L2_8 ROW2(8, 16, 17, 30)
+#define L2_10 L2_9 ROW2(9, 18, 19, 31)
+#define L2_11 L2_10 ROW2(10, 20, 21, 30)
+#define L2_12 L2_11 ROW2(11, 22, 23, 31)
+#define L2_13 L2_12 ROW2(12, 24, 25, 30)
+#define L2_14 L2_13 ROW2(13, 26, 27, 31)
+#define S2_1 SAVE2(0, 0, 1)
+#define S2_2 S2_1 SAVE2(1, 2, 3)
+#define S2_3 S2_2 SAVE2(2, 4, 5)
+#define S2_4 S2_3 SAVE2(3, 6, 7)
+#define S2_5 S2_4 SAVE2(4, 8, 9)
+#define S2_6 S2_5 SAVE2(5, 10, 11)
+#define S2_7 S2_6 SAVE2(6, 12, 13)
+#define S2_8 S2_7 SAVE2(7, 14, 15)
+#define S2_9 S2_8 SAVE2(8, 16, 17)
+#define S2_10 S2_9 SAVE2(9, 18, 19)
+#define S2_11 S2_10 SAVE2(10, 20, 21)
+#define S2_12 S2_11 SAVE2(11, 22, 23)
+#define S2_13 S2_12 SAVE2(12, 24, 25)
+#define S2_14 S2_13 SAVE2(13, 26, 27)
+#define L1_1 ROW1(0, 0, 30)
+#define L1_2 L1_1 ROW1(1, 1, 31)
+#define L1_3 L1_2 ROW1(2, 2, 30)
+#define L1_4 L1_3 ROW1(3, 3, 31)
+#define L1_5 L1_4 ROW1(4, 4, 30)
+#define L1_6 L1_5 ROW1(5, 5, 31)
+#define L1_7 L1_6 ROW1(6, 6, 30)
+#define L1_8 L1_7 ROW1(7, 7, 31)
+#define L1_9 L1_8 ROW1(8, 8, 30)
+#define L1_10 L1_9 ROW1(9, 9, 31)
+#define L1_11 L1_10 ROW1(10, 10, 30)
+#define L1_12 L1_11 ROW1(11, 11, 31)
+#define L1_13 L1_12 ROW1(12, 12, 30)
+#define L1_14 L1_13 ROW1(13, 13, 31)
+#define S1_1 SAVE1(0, 0)
+#define S1_2 S1_1 SAVE1(1, 1)
+#define S1_3 S1_2 SAVE1(2, 2)
+#define S1_4 S1_3 SAVE1(3, 3)
+#define S1_5 S1_4 SAVE1(4, 4)
+#define S1_6 S1_5 SAVE1(5, 5)
+#define S1_7 S1_6 SAVE1(6, 6)
+#define S1_8 S1_7 SAVE1(7, 7)
+#define S1_9 S1_8 SAVE1(8, 8)
+#define S1_10 S1_9 SAVE1(9, 9)
+#define S1_11 S1_10 SAVE1(10, 10)
+#define S1_12 S1_11 SAVE1(11, 11)
+#define S1_13 S1_12 SAVE1(12, 12)
+#define S1_14 S1_13 SAVE1(13, 13)
+#define ZERO_ALL                                                                                \
+    ZERO(0) ZERO(1) ZERO(2) ZERO(3) ZERO(4) ZERO(5) ZERO(6) ZERO(7) ZERO(8) ZERO(9) ZERO(10)    \
+    ZERO(11) ZERO(12) ZERO(13) ZERO(14) ZERO(15) ZERO(16) ZERO(17) ZERO(18) ZERO(19) ZERO(20)   \
+    ZERO(21) ZERO(22) ZERO(23) ZERO(24) ZERO(25) ZERO(26) ZERO(27)
+#define ZMM_CLOBBERS                                                                            \
+    "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",      \
+        "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19",         \
+        "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28",         \
+        "xmm29", "xmm30", "xmm31"
+
+/* t[r*32 + j] = sum over k < kc of a[k*R + r] * b[k*ldb + j] for r < R, j < 32 (or 16). */
+#define LOOP2(R)                                                                                \
+    static T512 void loop_##R##_2(long kc, const float *a, const float *b, long ldb, float *t, \
+                                  __mmask16 m)                                                  \
+    {                                                                                           \
+        __asm__ volatile(ZERO_ALL "test %[k], %[k]\n\t"                                         \
+                                  "jz 2f\n\t"                                                   \
+                                  ".p2align 5\n"                                                \
+                                  "1:\n\t"                                                      \
+                                  "prefetcht0 (%[b], %[ldb], 8)\n\t"                            \
+                                  "prefetcht0 64(%[b], %[ldb], 8)\n\t"                          \
+                                  "vmovups (%[b]), %%zmm28\n\t"                                 \
+                                  "vmovups 64(%[b]), %%zmm29%{%[m]%}%{z%}\n\t" L2_##R           \
+                                  "add $" #R "*4, %[a]\n\t"                                     \
+                                  "add %[ldb], %[b]\n\t"                                        \
+                                  "dec %[k]\n\t"                                                \
+                                  "jnz 1b\n"                                                    \
+                                  "2:\n\t" S2_##R                                               \
+                         : [a] "+r"(a), [b] "+r"(b), [k] "+r"(kc)                               \
+                         : [ldb] "r"(ldb * 4), [t] "r"(t), [m] "Yk"(m)                          \
+                         : "cc", "memory", ZMM_CLOBBERS);                                       \
+    }
+#define LOOP1(R)                                                                                \
+    static T512 void loop_##R##_1(long kc, const float *a, const float *b, long ldb, float *t, \
+                                  __mmask16 m)                                                  \
+    {                                                                                           \
+        __asm__ volatile(ZERO_ALL "test %[k], %[k]\n\t"                                         \
+                                  "jz 2f\n\t"                                                   \
+                                  ".p2align 5\n"                                                \
+                                  "1:\n\t"                                                      \
+                                  "vmovups (%[b]), %%zmm28%{%[m]%}%{z%}\n\t" L1_##R             \
+                                  "add $" #R "*4, %[a]\n\t"                                     \
+                                  "add %[ldb], %[b]\n\t"                                        \
+                                  "dec %[k]\n\t"                                                \
+                                  "jnz 1b\n"                                                    \
+                                  "2:\n\t" S1_##R                                               \
+                         : [a] "+r"(a), [b] "+r"(b), [k] "+r"(kc)                               \
+                         : [ldb] "r"(ldb * 4), [t] "r"(t), [m] "Yk"(m)                          \
+                         : "cc", "memory", ZMM_CLOBBERS);                                       \
+    }
+#define LOOPS(R) LOOP1(R) LOOP2(R)
+LOOPS(1) LOOPS(2) LOOPS(3) LOOPS(4) LOOPS(5) LOOPS(6) LOOPS(7)
+LOOPS(8) LOOPS(9) LOOPS(10) LOOPS(11) LOOPS(12) LOOPS(13) LOOPS(14)
+#undef LOOPS
+
+typedef void (*loop_fn)(long kc, const float *a, const float *b, long ldb, float *t, __mmask16 m);
+#define ROW(R) {loop_##R##_1, loop_##R##_2}
+static const loop_fn loops[MR + 1][2] = {
+    {NULL, NULL}, ROW(1), ROW(2),  ROW(3),  ROW(4),  ROW(5),  ROW(6), ROW(7),
+    ROW(8),       ROW(9), ROW(10), ROW(11), ROW(12), ROW(13), ROW(14),
+};
+#undef ROW
+
+/* C[mr,nr] = alpha * a[mr,kc] @ b[kc,nr] + beta * C (see gemm_internal.h). */
+static T512 void kernel(int mr, int nr, int kc, const float *a, const float *b, long ldb,
+                        float *c, long ldc, float alpha, float beta)
+{
+    _Alignas(64) float t[MR * 32];
+    int wide = nr > 16;
+    int last = wide ? nr - 16 : nr;
+    __mmask16 m = (__mmask16)((1u << last) - 1u);
+    for (int r = 0; r < mr; r++) {
+        _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + r * ldc + nr - 1), _MM_HINT_T0);
+    }
+    loops[mr][wide](kc, a, b, ldb, t, m);
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    for (int r = 0; r < mr; r++) {
+        float *cr = c + r * ldc;
+        const float *tr = t + r * 32;
+        if (wide) {
+            __m512 v = _mm512_mul_ps(va, _mm512_load_ps(tr));
+            if (beta == 1.0f)
+                v = _mm512_fmadd_ps(va, _mm512_load_ps(tr), _mm512_loadu_ps(cr));
+            else if (beta != 0.0f)
+                v = _mm512_fmadd_ps(va, _mm512_load_ps(tr), _mm512_mul_ps(vb, _mm512_loadu_ps(cr)));
+            _mm512_storeu_ps(cr, v);
+            cr += 16;
+            tr += 16;
+        }
+        __m512 v = _mm512_mul_ps(va, _mm512_load_ps(tr));
+        if (beta == 1.0f)
+            v = _mm512_fmadd_ps(va, _mm512_load_ps(tr), _mm512_maskz_loadu_ps(m, cr));
+        else if (beta != 0.0f)
+            v = _mm512_fmadd_ps(va, _mm512_load_ps(tr), _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m, cr)));
+        _mm512_mask_storeu_ps(cr, m, v);
+    }
+}
+
+/* ---- Packing ----------------------------------------------------------------------------- */
+
+/* Transposes the 16x16 block held in r[0..15] (row i in r[i]) in place. */
+INL T512 void transpose16(__m512 r[16])
+{
+    __m512 t[16];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+#pragma GCC unroll 4
+    for (int g = 0; g < 4; g++) {
+        __m512d a0 = _mm512_castps_pd(t[4 * g]), a1 = _mm512_castps_pd(t[4 * g + 1]);
+        __m512d a2 = _mm512_castps_pd(t[4 * g + 2]), a3 = _mm512_castps_pd(t[4 * g + 3]);
+        r[4 * g] = _mm512_castpd_ps(_mm512_unpacklo_pd(a0, a2));
+        r[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a0, a2));
+        r[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(a1, a3));
+        r[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(a1, a3));
+    }
+    /* r[4g+c] now holds rows 4g..4g+3 of columns c, c+4, c+8, c+12 (one per 128-bit lane). */
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; c++) {
+        t[c] = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x88);
+        t[4 + c] = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xdd);
+        t[8 + c] = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x88);
+        t[12 + c] = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xdd);
+    }
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; c++) {
+        r[c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0x88);
+        r[c + 8] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0xdd);
+        r[c + 4] = _mm512_shuffle_f32x4(t[4 + c], t[12 + c], 0x88);
+        r[c + 12] = _mm512_shuffle_f32x4(t[4 + c], t[12 + c], 0xdd);
+    }
+}
+
+/* Loads rows [0,rows) x columns [0,cols) of a row-major block (stride ld), transposes it and
+ * stores column t (t < cols) as `rows` floats... via the mask `out` at dst + t * dst_stride. */
+INL T512 void transpose_block(const float *src, long ld, int rows, int cols, float *dst,
+                              long dst_stride, __mmask16 out)
+{
+    __m512 r[16];
+    __mmask16 in = (__mmask16)((1u << cols) - 1u);
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; i++)
+        r[i] = i < rows ? _mm512_maskz_loadu_ps(in, src + i * ld) : _mm512_setzero_ps();
+    transpose16(r);
+#pragma GCC unroll 16
+    for (int t = 0; t < 16; t++)
+        if (t < cols)
+            _mm512_mask_storeu_ps(dst + t * dst_stride, out, r[t]);
+}
+
+static T512 void pack_a(int trans_a, int mc, int kc, const float *A, long lda,
+                        const int *heights, int np, float *dst)
+{
+    int r0 = 0;
+    for (int p = 0; p < np; p++) {
+        int h = heights[p];
+        __mmask16 hm = (__mmask16)((1u << h) - 1u);
+        if (trans_a) {
+            const float *src = A + r0;
+            for (int k = 0; k < kc; k++)
+                _mm512_mask_storeu_ps(dst + k * h, hm,
+                                      _mm512_maskz_loadu_ps(hm, src + k * lda));
+        } else {
+            const float *src = A + r0 * lda;
+            for (int k0 = 0; k0 < kc; k0 += 16) {
+                int kk = kc - k0 < 16 ? kc - k0 : 16;
+                transpose_block(src + k0, lda, h, kk, dst + k0 * h, h, hm);
+            }
+        }
+        dst += (size_t)h * kc;
+        r0 += h;
+    }
+    (void)mc;
+}
+
+static T512 void pack_b(int kc, int nc, const float *B, long ldb, float *dst)
+{
+    for (int j0 = 0; j0 < nc; j0 += NR) {
+        int cnt = nc - j0 < NR ? nc - j0 : NR;
+        int w = mn_gemm_panel_width(NR, cnt);
+        for (int jb = 0; jb < w; jb += 16) {
+            int jj = cnt - jb < 16 ? cnt - jb : 16;
+            const float *src = B + (j0 + jb) * ldb;
+            for (int k0 = 0; k0 < kc; k0 += 16) {
+                int kk = kc - k0 < 16 ? kc - k0 : 16;
+                transpose_block(src + k0, ldb, jj, kk, dst + k0 * w + jb, w, 0xffff);
+            }
+        }
+        dst += (size_t)w * kc;
+    }
+}
+
+/* ---- Dot-product kernel (A @ B^T with both read along K) -------------------------------- */
+
+enum { DMI = 4, DNJ = 6 };
+
+/* One dot tile (see mn_gemm_dot_fn); MI and NJ are constants after inlining. */
+INL T512 void dot_body(const int mi, const int nj, int kc, const float *a, long lda,
+                       const float *b, long ldb, float *sums, int first, int last, float *c,
+                       long ldc, float alpha, float beta)
+{
+    __m512 acc[DMI][DNJ];
+#pragma GCC unroll 4
+    for (int r = 0; r < mi; r++)
+#pragma GCC unroll 6
+        for (int j = 0; j < nj; j++)
+            acc[r][j] = first ? _mm512_setzero_ps() : _mm512_load_ps(sums + (r * DNJ + j) * 16);
+    int k = 0;
+    for (; k + 16 <= kc; k += 16) {
+        __m512 x[DMI];
+#pragma GCC unroll 4
+        for (int r = 0; r < mi; r++)
+            x[r] = _mm512_loadu_ps(a + r * lda + k);
+#pragma GCC unroll 6
+        for (int j = 0; j < nj; j++) {
+            __m512 w = _mm512_loadu_ps(b + j * ldb + k);
+#pragma GCC unroll 4
+            for (int r = 0; r < mi; r++)
+                acc[r][j] = _mm512_fmadd_ps(x[r], w, acc[r][j]);
+        }
+    }
+    if (k < kc) {
+        __mmask16 m = (__mmask16)((1u << (kc - k)) - 1u);
+        __m512 x[DMI];
+#pragma GCC unroll 4
+        for (int r = 0; r < mi; r++)
+            x[r] = _mm512_maskz_loadu_ps(m, a + r * lda + k);
+#pragma GCC unroll 6
+        for (int j = 0; j < nj; j++) {
+            __m512 w = _mm512_maskz_loadu_ps(m, b + j * ldb + k);
+#pragma GCC unroll 4
+            for (int r = 0; r < mi; r++)
+                acc[r][j] = _mm512_fmadd_ps(x[r], w, acc[r][j]);
+        }
+    }
+    if (!last) {
+#pragma GCC unroll 4
+        for (int r = 0; r < mi; r++)
+#pragma GCC unroll 6
+            for (int j = 0; j < nj; j++)
+                _mm512_store_ps(sums + (r * DNJ + j) * 16, acc[r][j]);
+        return;
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < mi; r++) {
+        float *cr = c + r * ldc;
+#pragma GCC unroll 6
+        for (int j = 0; j < nj; j++) {
+            float s = alpha * _mm512_reduce_add_ps(acc[r][j]);
+            cr[j] = beta == 0.0f ? s : (beta == 1.0f ? s + cr[j] : s + beta * cr[j]);
+        }
+    }
+}
+
+typedef void (*dot_fn)(int kc, const float *a, long lda, const float *b, long ldb, float *sums,
+                       int first, int last, float *c, long ldc, float alpha, float beta);
+#define DOT(I, J)                                                                               \
+    static T512 void dot_##I##_##J(int kc, const float *a, long lda, const float *b, long ldb, \
+                                   float *sums, int first, int last, float *c, long ldc,        \
+                                   float alpha, float beta)                                     \
+    {                                                                                           \
+        dot_body(I, J, kc, a, lda, b, ldb, sums, first, last, c, ldc, alpha, beta);            \
+    }
+#define DOTS(I) DOT(I, 1) DOT(I, 2) DOT(I, 3) DOT(I, 4) DOT(I, 5) DOT(I, 6)
+DOTS(1) DOTS(2) DOTS(3) DOTS(4)
+#undef DOTS
+#undef DOT
+#define DROW(I) {NULL, dot_##I##_1, dot_##I##_2, dot_##I##_3, dot_##I##_4, dot_##I##_5, dot_##I##_6}
+static const dot_fn dots[DMI + 1][DNJ + 1] = {{NULL}, DROW(1), DROW(2), DROW(3), DROW(4)};
+#undef DROW
+
+static void dot(int mi, int nj, int kc, const float *a, long lda, const float *b, long ldb,
+                float *sums, int first, int last, float *c, long ldc, float alpha, float beta)
+{
+    dots[mi][nj](kc, a, lda, b, ldb, sums, first, last, c, ldc, alpha, beta);
+}
+
+const mn_gemm_impl mn_gemm_impl_avx512 = {
+    .name = "avx512",
+    .mr = MR,
+    .nr = NR,
+    .kc = 256,
+    .mc = 12 * MR,
+    .nc = 32 * NR,
+    .kernel = kernel,
+    .pack_a = pack_a,
+    .pack_b = pack_b,
+    .dot = dot,
+    .dmi = DMI,
+    .dnj = DNJ,
+    .dkc = 512,
+    .dmc = 64,
+};
+
+#endif

@@ -1,0 +1,127 @@
+/* gemm_ref.c: the reference GEMM (a plain triple loop summing in double: slow, obviously
+ * correct, the ground truth of the tests) and the portable implementation used when the CPU
+ * has neither AVX2 nor AVX-512: plain-C packers and a small register-blocked micro-kernel that
+ * the compiler vectorises for whatever the baseline target is. */
+#include "kernels.h"
+#include "kernels/gemm_internal.h"
+
+#include <stddef.h>
+
+/* C[M,N] = beta * C + alpha * op(A)[M,K] @ op(B)[K,N]. */
+void mn_gemm_ref(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                 int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+    for (int i = 0; i < M; i++) {
+        for (int j = 0; j < N; j++) {
+            double sum = 0.0;
+            for (int k = 0; k < K; k++) {
+                float a = trans_a ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
+                float b = trans_b ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
+                sum += (double)a * (double)b;
+            }
+            float *c = &C[(size_t)i * ldc + j];
+            *c = beta == 0.0f ? alpha * (float)sum : alpha * (float)sum + beta * *c;
+        }
+    }
+}
+
+/* ---- Generic packers (layouts in gemm_internal.h) ---------------------------------------- */
+
+void mn_gemm_pack_a_c(int trans_a, int mc, int kc, const float *A, long lda, const int *heights,
+                      int np, float *dst)
+{
+    int r0 = 0;
+    for (int p = 0; p < np; p++) {
+        int h = heights[p];
+        if (trans_a) {
+            for (int k = 0; k < kc; k++)
+                for (int r = 0; r < h; r++)
+                    dst[(size_t)k * h + r] = A[k * lda + r0 + r];
+        } else {
+            for (int r = 0; r < h; r++)
+                for (int k = 0; k < kc; k++)
+                    dst[(size_t)k * h + r] = A[(r0 + r) * lda + k];
+        }
+        dst += (size_t)h * kc;
+        r0 += h;
+    }
+    (void)mc;
+}
+
+void mn_gemm_pack_b_c(int nr, int kc, int nc, const float *B, long ldb, float *dst)
+{
+    for (int j0 = 0; j0 < nc; j0 += nr) {
+        int cnt = nc - j0 < nr ? nc - j0 : nr;
+        int w = mn_gemm_panel_width(nr, cnt);
+        for (int k = 0; k < kc; k++) {
+            for (int j = 0; j < w; j++) {
+                float v = 0.0f;
+                if (j < cnt)
+                    v = B[(j0 + j) * ldb + k];
+                dst[(size_t)k * w + j] = v;
+            }
+        }
+        dst += (size_t)w * kc;
+    }
+}
+
+/* ---- Portable micro-kernel: 6x8 tiles ---------------------------------------------------- */
+
+enum { PMR = 6, PNR = 8 };
+
+static void store_tile(int mr, int nr, const float *acc, float *c, long ldc, float alpha,
+                       float beta)
+{
+    for (int r = 0; r < mr; r++) {
+        float *cr = c + r * ldc;
+        for (int j = 0; j < nr; j++) {
+            float v = alpha * acc[r * PNR + j];
+            cr[j] = beta == 0.0f ? v : v + beta * cr[j];
+        }
+    }
+}
+
+/* C[mr,nr] = alpha * a[mr,kc] @ b[kc,nr] + beta * C. Both paths add a*b to each accumulator in
+ * the same order, so the result of an element does not depend on its tile. */
+static void kernel_portable(int mr, int nr, int kc, const float *a, const float *b, long ldb,
+                            float *c, long ldc, float alpha, float beta)
+{
+    float acc[PMR * PNR] = {0};
+    if (mr == PMR && nr == PNR) {
+        for (int k = 0; k < kc; k++) {
+            const float *bk = b + k * ldb;
+            for (int r = 0; r < PMR; r++) {
+                float ar = a[k * PMR + r];
+                for (int j = 0; j < PNR; j++)
+                    acc[r * PNR + j] += ar * bk[j];
+            }
+        }
+    } else {
+        for (int k = 0; k < kc; k++) {
+            const float *bk = b + k * ldb;
+            for (int r = 0; r < mr; r++) {
+                float ar = a[k * mr + r];
+                for (int j = 0; j < nr; j++)
+                    acc[r * PNR + j] += ar * bk[j];
+            }
+        }
+    }
+    store_tile(mr, nr, acc, c, ldc, alpha, beta);
+}
+
+static void pack_b_portable(int kc, int nc, const float *B, long ldb, float *dst)
+{
+    mn_gemm_pack_b_c(PNR, kc, nc, B, ldb, dst);
+}
+
+const mn_gemm_impl mn_gemm_impl_portable = {
+    .name = "portable",
+    .mr = PMR,
+    .nr = PNR,
+    .kc = 256,
+    .mc = 16 * PMR,
+    .nc = 64 * PNR,
+    .kernel = kernel_portable,
+    .pack_a = mn_gemm_pack_a_c,
+    .pack_b = pack_b_portable,
+};
