@@ -1,9 +1,10 @@
 /* gemm.c: the GEMM driver. Picks an instruction set at run time (AVX-512, AVX2 or portable
  * C), cuts the product into cache-sized blocks, packs them (BLIS-style loops: N block, K block,
- * pack B, M block, pack A, micro-tiles) and hands tiles to that instruction set's micro-kernel.
- * mn_gemm_mt splits C into one block per thread. Packing buffers are per thread, grown on
- * demand and freed when the thread exits: no allocation in the steady state.
- * Left out: complex types, double precision, batched calls. */
+ * pack B if transposed, M block, pack A, micro-tiles) and hands tiles to that instruction set's
+ * micro-kernel; A @ B^T with few rows takes a dot-product path that packs nothing. mn_gemm_mt
+ * splits C into one block per thread. Packing buffers are per thread, grown on demand and
+ * freed when the thread exits: no allocation in the steady state.
+ * Left out: double precision, strided batches, threads sharing one packed block. */
 #include "kernels.h"
 #include "kernels/gemm_internal.h"
 
@@ -20,7 +21,7 @@
 
 static const mn_gemm_impl *isa_lookup(const char *name)
 {
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__)
     __builtin_cpu_init();
     if (strcmp(name, "avx512") == 0)
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
@@ -280,35 +281,41 @@ static void split_range(int total, int parts, int gran, int i, int *start, int *
     *len = hi - lo;
 }
 
-/* Rough cost in cycles of the busiest thread for a tm x tn grid (FMA work plus packing, which
- * each thread repeats for its own rows or columns). */
+/* Rough cost in cycles of the busiest thread for a tm x tn grid: its FMAs, plus reading or
+ * packing its rows of A and its columns of B (each thread packs its own: more threads along N
+ * repeat A's packing, more along M repeat B's), plus starting the threads. */
 static double grid_cost(const plan *pl, int M, int N, int K, int tm, int tn)
 {
     int gran = pl->im->nr / 2 > 0 ? pl->im->nr / 2 : 1;
-    int s, mlen, nlen;
-    split_range(M, tm, 1, 0, &s, &mlen);
-    split_range(N, tn, gran, 0, &s, &nlen);
-    double m = (double)mlen, n = (double)round_up((size_t)nlen, (size_t)gran);
-    double cost = m * n * K / 32.0 + 0.3 * m * K + (pl->pack_b ? 0.3 * n * K : 0.0);
+    int s, len, mmax = 0, nmax = 0;
+    for (int i = 0; i < tm; i++) {
+        split_range(M, tm, 1, i, &s, &len);
+        mmax = len > mmax ? len : mmax;
+    }
+    for (int i = 0; i < tn; i++) {
+        split_range(N, tn, gran, i, &s, &len);
+        len = (int)round_up((size_t)len, (size_t)gran);
+        nmax = len > nmax ? len : nmax;
+    }
+    double m = mmax, n = nmax;
+    double cost = m * n * K / 32.0 + (pl->dot ? 0.15 : 0.3) * m * K;
+    cost += (pl->pack_b && !pl->dot ? 0.3 : 0.15) * n * K;
     return cost + (tm * tn > 1 ? 3000.0 * tm * tn : 0.0);
 }
 
-void mn_gemm_mt(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
-                int lda, const float *B, int ldb, float beta, float *C, int ldc, int threads)
+/* The grid of blocks (tm x tn <= threads) with the least cost for its busiest thread. */
+static void choose_grid(const plan *pl, int M, int N, int K, int threads, int *tm_out,
+                        int *tn_out)
 {
-    plan pl = make_plan(impl_get(), trans_a, trans_b, M, K);
-    if (threads < 1)
-        threads = 1;
+    int gran = pl->im->nr / 2 > 0 ? pl->im->nr / 2 : 1;
     int best_tm = 1, best_tn = 1;
-    double best = grid_cost(&pl, M, N, K, 1, 1);
+    double best = grid_cost(pl, M, N, K, 1, 1);
     for (int t = 2; t <= threads; t++) {
         for (int tm = 1; tm <= t; tm++) {
-            if (t % tm)
-                continue;
             int tn = t / tm;
-            if (tm > M || (tn - 1) * (pl.im->nr / 2) >= N)
+            if (t % tm || tm > M || (long)(tn - 1) * gran >= N)
                 continue;
-            double c = grid_cost(&pl, M, N, K, tm, tn);
+            double c = grid_cost(pl, M, N, K, tm, tn);
             if (c < best) {
                 best = c;
                 best_tm = tm;
@@ -316,6 +323,16 @@ void mn_gemm_mt(int trans_a, int trans_b, int M, int N, int K, float alpha, cons
             }
         }
     }
+    *tm_out = best_tm;
+    *tn_out = best_tn;
+}
+
+void mn_gemm_mt(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                int lda, const float *B, int ldb, float beta, float *C, int ldc, int threads)
+{
+    plan pl = make_plan(impl_get(), trans_a, trans_b, M, K);
+    int best_tm, best_tn;
+    choose_grid(&pl, M, N, K, threads < 1 ? 1 : threads, &best_tm, &best_tn);
     int nt = best_tm * best_tn;
     if (nt == 1) {
         gemm_run(&pl, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);

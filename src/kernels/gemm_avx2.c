@@ -3,7 +3,7 @@
  * attributes; gemm.c calls in here only when the CPU has AVX2 and FMA. */
 #include "kernels/gemm_internal.h"
 
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__)
 
 #include <immintrin.h>
 #include <stddef.h>
@@ -115,4 +115,6 @@ const mn_gemm_impl mn_gemm_impl_avx2 = {
     .pack_b = pack_b,
 };
 
+#else
+typedef int mn_gemm_avx2_unused; /* not an x86-64 target: nothing here */
 #endif

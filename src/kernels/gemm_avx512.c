@@ -4,7 +4,7 @@
  * x86-64; gemm.c calls in here only when the CPU has AVX-512F/VL/BW/DQ. */
 #include "kernels/gemm_internal.h"
 
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__)
 
 #include <immintrin.h>
 #include <stddef.h>
@@ -382,4 +382,6 @@ const mn_gemm_impl mn_gemm_impl_avx512 = {
     .dmc = 64,
 };
 
+#else
+typedef int mn_gemm_avx512_unused; /* not an x86-64 target: nothing here */
 #endif

@@ -50,7 +50,7 @@ typedef struct mn_gemm_impl {
 } mn_gemm_impl;
 
 extern const mn_gemm_impl mn_gemm_impl_portable;
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__)
 extern const mn_gemm_impl mn_gemm_impl_avx2;
 extern const mn_gemm_impl mn_gemm_impl_avx512;
 #endif
