@@ -1,0 +1,142 @@
+#!/usr/bin/python3
+"""mnist_torch.py: mnist.c model files in PyTorch, to show they are plain state_dicts.
+
+    /usr/bin/python3 tools/mnist_torch.py eval MODEL.safetensors [--data DIR]
+        rebuilds the network from the file's spec, loads its tensors with load_state_dict
+        (strict), and prints the test accuracy PyTorch computes.
+    /usr/bin/python3 tools/mnist_torch.py roundtrip IN.safetensors OUT.safetensors
+        loads into PyTorch and writes the state_dict back with the same metadata.
+
+Needs only torch (Debian: python3-torch); the .safetensors format is read with struct + json.
+"""
+import argparse, gzip, json, os, struct, sys
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def load_safetensors(path):
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    meta = header.pop("__metadata__", {})
+    data = raw[8 + n:]
+    tensors = {}
+    for name, info in header.items():
+        assert info["dtype"] == "F32", f"{name}: dtype {info['dtype']}"
+        b, e = info["data_offsets"]
+        t = torch.frombuffer(bytearray(data[b:e]), dtype=torch.float32)
+        tensors[name] = t.reshape(info["shape"]).clone()
+    return tensors, meta
+
+
+def save_safetensors(path, tensors, meta):
+    header, offset, blobs = {"__metadata__": meta}, 0, []
+    for name, t in tensors.items():
+        b = t.detach().contiguous().to(torch.float32).numpy().tobytes()
+        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
+        offset += len(b)
+        blobs.append(b)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - (8 + len(h)) % 8) % 8)
+    with open(path + ".tmp", "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+    os.replace(path + ".tmp", path)
+
+
+class SpecNet(nn.Module):
+    """The network a spec string describes, with mnist.c's tensor names (conv1, fc1, ...)."""
+
+    def __init__(self, spec, in_shape):
+        super().__init__()
+        tokens = [t.split(":") for t in spec.split(",")]
+        nconv = sum(t[0] == "conv" for t in tokens)
+        ndense = sum(t[0] == "dense" for t in tokens)
+        c, h, w = in_shape
+        self.steps, ci, di = [], 0, 0
+        for t in tokens:
+            kind = t[0]
+            if kind == "conv":
+                oc, k = int(t[1]), int(t[2])
+                s = int(t[3]) if len(t) > 3 else 1
+                p = k // 2 if len(t) < 5 or t[4] == "same" else 0 if t[4] == "valid" else int(t[4])
+                ci += 1
+                name = "conv" if nconv == 1 else f"conv{ci}"
+                self.add_module(name, nn.Conv2d(c, oc, k, stride=s, padding=p))
+                self.steps.append(("module", name))
+                c, h, w = oc, (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+            elif kind == "pool":
+                k = int(t[1]); s = int(t[2]) if len(t) > 2 else k
+                self.steps.append(("pool", (k, s)))
+                h, w = (h - k) // s + 1, (w - k) // s + 1
+            elif kind == "dense":
+                di += 1
+                name = "fc" if ndense == 1 else f"fc{di}"
+                self.steps.append(("flatten", None))
+                self.add_module(name, nn.Linear(c * h * w, int(t[1])))
+                self.steps.append(("module", name))
+                c, h, w = int(t[1]), 1, 1
+            elif kind == "relu":
+                self.steps.append(("relu", None))
+            elif kind == "dropout":
+                self.steps.append(("dropout", float(t[1])))
+            elif kind == "flatten":
+                self.steps.append(("flatten", None))
+
+    def forward(self, x):
+        for kind, arg in self.steps:
+            if kind == "module":
+                x = getattr(self, arg)(x)
+            elif kind == "pool":
+                x = F.max_pool2d(x, arg[0], arg[1])
+            elif kind == "relu":
+                x = F.relu(x)
+            elif kind == "dropout":
+                x = F.dropout(x, arg, self.training)
+            elif kind == "flatten":
+                x = torch.flatten(x, 1)
+        return x
+
+
+def model_from_file(path):
+    tensors, meta = load_safetensors(path)
+    shape = json.loads(meta["input_shape"])
+    net = SpecNet(meta["spec"], shape)
+    net.load_state_dict(tensors, strict=True)
+    return net.eval(), meta
+
+
+def read_idx(path):
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    magic, = struct.unpack(">I", raw[:4])
+    ndim = magic & 0xFF
+    dims = struct.unpack(">" + "I" * ndim, raw[4:4 + 4 * ndim])
+    return torch.frombuffer(bytearray(raw[4 + 4 * ndim:]), dtype=torch.uint8).reshape(dims)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    e = sub.add_parser("eval"); e.add_argument("model"); e.add_argument("--data", default=os.environ.get("MNIST_DATA", "data/mnist"))
+    r = sub.add_parser("roundtrip"); r.add_argument("model"); r.add_argument("out")
+    a = ap.parse_args()
+    net, meta = model_from_file(a.model)
+    if a.cmd == "roundtrip":
+        save_safetensors(a.out, net.state_dict(), meta)
+        return
+    x = read_idx(os.path.join(a.data, "t10k-images-idx3-ubyte.gz")).float()
+    y = read_idx(os.path.join(a.data, "t10k-labels-idx1-ubyte.gz")).long()
+    mean, std = float(meta["normalisation_mean"]), float(meta["normalisation_std"])
+    x = ((x / 255.0 - mean) / std).unsqueeze(1)
+    with torch.no_grad():
+        pred = torch.cat([net(x[i:i + 1000]).argmax(1) for i in range(0, len(x), 1000)])
+    acc = (pred == y).float().mean().item()
+    print(f"PyTorch {torch.__version__}: {a.model}: test accuracy {acc:.4f} ({int((pred == y).sum())}/{len(y)})")
+
+
+if __name__ == "__main__":
+    main()
