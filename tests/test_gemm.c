@@ -169,6 +169,24 @@ int main(void)
         }
         printf("%s: largest error %.3f of tolerance\n", sets[i], g_worst);
     }
+    /* MNIST_ISA caps the automatic choice; an unknown value is ignored. */
+    char saved[64] = "";
+    const char *env = getenv("MNIST_ISA");
+    if (env)
+        snprintf(saved, sizeof saved, "%s", env);
+    unsetenv("MNIST_ISA");
+    CHECK(mn_kernels_set_isa(NULL) == 0, "automatic");
+    const char *best = mn_kernels_isa();
+    setenv("MNIST_ISA", "portable", 1);
+    CHECK(mn_kernels_set_isa(NULL) == 0 && strcmp(mn_kernels_isa(), "portable") == 0,
+          "MNIST_ISA=portable gave %s", mn_kernels_isa());
+    setenv("MNIST_ISA", "sse9", 1);
+    CHECK(mn_kernels_set_isa(NULL) == 0 && strcmp(mn_kernels_isa(), best) == 0,
+          "MNIST_ISA=sse9 gave %s, want %s", mn_kernels_isa(), best);
+    if (env)
+        setenv("MNIST_ISA", saved, 1);
+    else
+        unsetenv("MNIST_ISA");
     CHECK(mn_kernels_set_isa(NULL) == 0, "back to automatic");
     CHECK(strcmp(mn_kernels_isa(), isa) == 0, "automatic choice changed: %s", mn_kernels_isa());
 
