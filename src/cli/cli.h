@@ -44,4 +44,32 @@ mn_status cli_write_grid_png(const char *path, const uint8_t *const *images, int
                              int cols, const char *const *captions, const bool *highlight,
                              int per_row, int scale);
 
+/* `mnist plot LOG.csv -o FILE.svg`: training curves from a `train --log` file. */
+int cmd_plot(int argc, char **argv);
+
+/* Training curves (svg.c): one point per progress report or log row; NAN where not measured. */
+typedef struct cli_curve_point {
+    double step, epoch, loss, accuracy, eval_loss; /* accuracy in [0, 1] */
+} cli_curve_point;
+typedef struct cli_curves {
+    cli_curve_point *points;
+    size_t count, capacity;
+    bool failed; /* an append ran out of memory (later appends are refused) */
+} cli_curves;
+/* Appends a copy of *p; false when out of memory. Zero-initialise the cli_curves first. */
+bool cli_curves_append(cli_curves *c, const cli_curve_point *p);
+void cli_curves_free(cli_curves *c);
+
+/* Writes the curves as SVG: training (and eval) loss on a log scale above, eval accuracy in %
+ * below (that panel only when there are accuracy points), steps along the bottom and epochs
+ * along the top; `eval_name` names the evaluation set in the legend ("test", "validation").
+ * Text is escaped (any bytes are safe). Atomic; errors are set with mn_fail and name `path`. */
+mn_status cli_write_curves_svg(const char *path, const cli_curves *c, const char *title,
+                               const char *subtitle, const char *eval_name);
+/* Writes a classes x classes confusion matrix (rows = true class) as an SVG heat map: counts
+ * in the cells, colour on a log scale with a colour bar, recall and precision at the sides.
+ * Every cell is a <rect class="cell">. Atomic; errors as above. */
+mn_status cli_write_confusion_svg(const char *path, const uint32_t *conf, uint32_t classes,
+                                  const char *title, const char *subtitle);
+
 #endif

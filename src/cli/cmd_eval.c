@@ -1,6 +1,7 @@
 /* cmd_eval.c: `mnist eval MODEL... `: test accuracy, loss, per-class precision and recall and the
  * confusion matrix. Several models are an ensemble: their probabilities are averaged. */
 #include "cli.h"
+#include "internal.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -15,8 +16,92 @@ static void usage(FILE *out)
           "  --data DIR      MNIST directory (default $MNIST_DATA or ./data/mnist)\n"
           "  --split NAME    test (default) or train\n"
           "  --threads N     threads (default: all cores)\n"
-          "  --json          one JSON object: accuracy, loss, confusion (rows = true class), ...\n",
+          "  --json          one JSON object: accuracy, loss, confusion (rows = true class), ...\n"
+          "  --errors FILE.png     draw the misclassified images, most confident mistakes first,\n"
+          "                        captioned true>predicted (an ensemble: its averaged prediction)\n"
+          "  --errors-max N        at most N images in --errors (default 100, 10 to a row)\n"
+          "  --confusion FILE.svg  draw the confusion matrix as a heat map\n",
           out);
+}
+
+typedef struct mistake {
+    uint32_t index;
+    float confidence; /* probability of the wrong prediction */
+} mistake;
+
+static int by_confidence(const void *a, const void *b)
+{
+    const mistake *x = a, *y = b;
+    if (x->confidence != y->confidence)
+        return x->confidence > y->confidence ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* --errors: a grid of the misclassified images of `set` (probabilities `p`, n x K). */
+static int write_errors(const char *path, const mn_dataset *set, const float *p, uint32_t K,
+                        long long max)
+{
+    const uint32_t n = set->count;
+    mistake *m = malloc(sizeof *m * (n ? n : 1));
+    if (!m)
+        return cli_error("out of memory");
+    uint32_t count = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const float *q = p + (size_t)i * K;
+        uint32_t best = 0;
+        for (uint32_t k = 1; k < K; k++)
+            if (q[k] > q[best])
+                best = k;
+        if (best != set->labels[i])
+            m[count++] = (mistake){i, q[best]};
+    }
+    if (count == 0) {
+        free(m);
+        fprintf(stderr, "no misclassified images: %s not written\n", path);
+        return 0;
+    }
+    qsort(m, count, sizeof *m, by_confidence);
+    int shown = count < max ? (int)count : (int)max;
+    const uint8_t **images = malloc(sizeof *images * (size_t)shown);
+    char(*text)[16] = malloc(sizeof *text * (size_t)shown);
+    const char **captions = malloc(sizeof *captions * (size_t)shown);
+    int rc = 0;
+    if (!images || !text || !captions) {
+        rc = cli_error("out of memory");
+    } else {
+        const size_t img = (size_t)set->rows * set->cols;
+        for (int i = 0; i < shown; i++) {
+            const float *q = p + (size_t)m[i].index * K;
+            uint32_t best = 0;
+            for (uint32_t k = 1; k < K; k++)
+                if (q[k] > q[best])
+                    best = k;
+            images[i] = set->pixels + m[i].index * img;
+            snprintf(text[i], sizeof text[i], "%u>%u", set->labels[m[i].index], best);
+            captions[i] = text[i];
+        }
+        if (cli_write_grid_png(path, images, shown, (int)set->rows, (int)set->cols, captions,
+                               NULL, 10, 2) != MN_OK)
+            rc = cli_lib_error();
+        else
+            fprintf(stderr, "wrote %s: %d of %u misclassified images (true>predicted)\n", path,
+                    shown, count);
+    }
+    free(images);
+    free(text);
+    free(captions);
+    free(m);
+    return rc;
+}
+
+/* Fails early (before the slow part) when `path` cannot be written. */
+static bool writable(const char *path)
+{
+    mn_atomic_file probe;
+    if (mn_atomic_open(&probe, path) != MN_OK)
+        return !cli_lib_error();
+    mn_atomic_abort(&probe);
+    return true;
 }
 
 int cmd_eval(int argc, char **argv)
@@ -25,10 +110,14 @@ int cmd_eval(int argc, char **argv)
                                          {"split", required_argument, 0, 's'},
                                          {"threads", required_argument, 0, 't'},
                                          {"json", no_argument, 0, 'j'},
+                                         {"errors", required_argument, 0, 'e'},
+                                         {"errors-max", required_argument, 0, 'E'},
+                                         {"confusion", required_argument, 0, 'C'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *data = NULL, *split = "test";
-    long long threads = 0;
+    const char *errors_path = NULL, *confusion_path = NULL;
+    long long threads = 0, errors_max = 100;
     bool json = false;
     int c;
     optind = 1;
@@ -38,6 +127,9 @@ int cmd_eval(int argc, char **argv)
         case 's': split = optarg; break;
         case 't': if (!cli_parse_int("--threads", optarg, 0, 256, &threads)) return 2; break;
         case 'j': json = true; break;
+        case 'e': errors_path = optarg; break;
+        case 'E': if (!cli_parse_int("--errors-max", optarg, 1, 10000, &errors_max)) return 2; break;
+        case 'C': confusion_path = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -47,6 +139,8 @@ int cmd_eval(int argc, char **argv)
         return cli_error("eval: which model file? (usage: mnist eval MODEL [MODEL...])"), 2;
     if (strcmp(split, "test") && strcmp(split, "train"))
         return cli_error("--split: '%s' is not test or train", split), 2;
+    if ((errors_path && !writable(errors_path)) || (confusion_path && !writable(confusion_path)))
+        return 1;
 
     int rc = 1;
     mn_dataset *set = NULL;
@@ -176,6 +270,21 @@ int cmd_eval(int argc, char **argv)
         }
     }
     rc = 0;
+    if (errors_path && write_errors(errors_path, set, sum, K, errors_max) != 0)
+        rc = 1;
+    if (confusion_path) {
+        char title[512], sub[256];
+        if (nmodels == 1)
+            snprintf(title, sizeof title, "Confusion matrix: %s", argv[optind]);
+        else
+            snprintf(title, sizeof title, "Confusion matrix: ensemble of %d models", nmodels);
+        snprintf(sub, sizeof sub, "%s set, %u images, accuracy %.2f%%; rows: true class, columns: "
+                 "predicted", split, n, 100 * acc);
+        if (cli_write_confusion_svg(confusion_path, conf, K, title, sub) != MN_OK)
+            rc = cli_lib_error();
+        else
+            fprintf(stderr, "wrote %s\n", confusion_path);
+    }
 out:
     for (int i = 0; i < nmodels; i++)
         mn_model_free(models[i]);

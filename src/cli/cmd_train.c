@@ -1,6 +1,7 @@
 /* cmd_train.c: `mnist train`: builds a model from a preset or spec, trains it with the preset's
  * recipe (or the options given), shows progress, evaluates on the test set and saves the model. */
 #include "cli.h"
+#include "internal.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -32,6 +33,10 @@ static void usage(FILE *out)
           "  --data DIR          MNIST directory (default $MNIST_DATA or ./data/mnist)\n"
           "  --out FILE          model file to write (default model.safetensors)\n"
           "  --log FILE.csv      write step, epoch, loss, accuracy, images/s, lr per report\n"
+          "  --plot FILE.svg     draw the loss and accuracy curves at the end (mnist plot draws them\n"
+          "                      from a --log file); without --eval-every it evaluates about 20\n"
+          "                      times during the run (on --val images if given, else the test set;\n"
+          "                      with --val the best is kept) and records ~200 loss points\n"
           "  --checkpoint FILE   save the training state to FILE (atomically) when stopped, and\n"
           "                      every --checkpoint-every N steps; Ctrl-C saves and exits\n"
           "  --resume FILE       continue a run from its checkpoint (its settings are kept)\n"
@@ -80,6 +85,7 @@ static bool pick_recipe(const char *model, const char *name, recipe *r)
 typedef struct progress_state {
     bool tty, quiet, json;
     FILE *log;
+    cli_curves *curves; /* --plot: every report, kept in memory */
     double last_epoch_printed;
     double last_eval_acc;
     bool have_eval;
@@ -106,6 +112,10 @@ static bool on_progress(void *user, const mn_train_progress *p)
             fprintf(ps->log, "%.6f", p->eval_accuracy);
         fprintf(ps->log, ",%.1f,%.6g\n", p->images_per_second, p->lr);
     }
+    if (ps->curves)
+        cli_curves_append(ps->curves, &(cli_curve_point){(double)p->step, p->epoch, p->loss,
+                                                         p->evaluated ? p->eval_accuracy : NAN,
+                                                         p->evaluated ? p->eval_loss : NAN});
     if (ps->quiet)
         return true;
     char acc[32] = "";
@@ -167,12 +177,12 @@ int cmd_train(int argc, char **argv)
         {"out", required_argument, 0, 'o'}, {"log", required_argument, 0, 'L'},
         {"json", no_argument, 0, 'j'}, {"quiet", no_argument, 0, 'q'},
         {"checkpoint", required_argument, 0, 'c'}, {"checkpoint-every", required_argument, 0, 'C'},
-        {"resume", required_argument, 0, 'R'},
+        {"resume", required_argument, 0, 'R'}, {"plot", required_argument, 0, 'P'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *model_name = "softmax", *recipe_name = "tutorial", *data = NULL;
     const char *out_path = "model.safetensors", *log_path = NULL, *opt_name = NULL;
     const char *sched_name = NULL, *init_name = "default";
-    const char *checkpoint = NULL, *resume = NULL;
+    const char *checkpoint = NULL, *resume = NULL, *plot_path = NULL;
     long long checkpoint_every = 0;
     long long steps = -1, batch = -1, seed = 1, threads = 0, eval_every = 0, val = 0, warmup = -1;
     double epochs = -1, lr = -1, wd = 0;
@@ -204,6 +214,7 @@ int cmd_train(int argc, char **argv)
         case 'c': checkpoint = optarg; break;
         case 'C': if (!cli_parse_int("--checkpoint-every", optarg, 1, INT64_MAX, &checkpoint_every)) return 2; break;
         case 'R': resume = optarg; break;
+        case 'P': plot_path = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -262,6 +273,9 @@ int cmd_train(int argc, char **argv)
     mn_model *model = NULL;
     mn_trainer *trainer = NULL;
     FILE *log = NULL;
+    bool plot_failed = false;
+    cli_curves curves = {0};
+    char plot_title[256] = "", plot_sub[256] = "";
     int rc = 1;
     if (resume) {
         /* The checkpoint holds the model and every training setting; only output options apply. */
@@ -324,6 +338,29 @@ int cmd_train(int argc, char **argv)
     }
     progress_state ps = {.tty = cli_stderr_is_tty(), .quiet = quiet, .json = json, .log = log,
                          .last_epoch_printed = 0};
+    if (plot_path) {
+        mn_atomic_file probe; /* find an unwritable --plot path before training, not after */
+        if (mn_atomic_open(&probe, plot_path) != MN_OK) {
+            cli_lib_error();
+            goto out;
+        }
+        mn_atomic_abort(&probe);
+        /* Curves need points: evaluate ~20 times and report ~200 times unless told otherwise. */
+        int64_t total = tp->steps > 0 ? tp->steps
+                                      : (int64_t)ceil(tp->epochs * train->count / tp->batch);
+        total = total > 1 ? total : 1;
+        if (tp->eval_every <= 0)
+            tp->eval_every = total >= 20 ? total / 20 : 1;
+        int64_t every = total >= 200 ? total / 200 : 1;
+        if (tp->report_every <= 0 || every < tp->report_every)
+            tp->report_every = every;
+        ps.curves = &curves;
+        snprintf(plot_title, sizeof plot_title, "mnist train --model %s", model_name);
+        snprintf(plot_sub, sizeof plot_sub, "recipe %s, %s lr %g, batch %u, %lld steps, seed %llu",
+                 recipe_name, tp->optimizer == MN_OPT_ADAM ? "adam"
+                              : tp->optimizer == MN_OPT_SGD ? "sgd" : "momentum",
+                 tp->lr, tp->batch, (long long)total, (unsigned long long)tp->seed);
+    }
     tp->callback = on_progress;
     tp->user = &ps;
     tp->stop = &g_stop;
@@ -350,7 +387,15 @@ int cmd_train(int argc, char **argv)
                     recipe_name, (unsigned long long)tp->seed);
     }
     double t0 = now();
-    mn_status st = mn_trainer_run(trainer, train, valset ? valset : (eval_every > 0 ? test : NULL));
+    mn_status st = mn_trainer_run(trainer, train,
+                                  valset ? valset : (eval_every > 0 || plot_path ? test : NULL));
+    if (plot_path && (st == MN_OK || (st == MN_ERR_INTERRUPTED && g_stop)) && curves.count) {
+        if (cli_write_curves_svg(plot_path, &curves, plot_title, plot_sub,
+                                 valset ? "validation" : "test") != MN_OK)
+            plot_failed = cli_lib_error(); /* the model is still worth saving */
+        else if (!quiet)
+            fprintf(stderr, "saved %s (%zu points)\n", plot_path, curves.count);
+    }
     if (st == MN_ERR_INTERRUPTED && g_stop) {
         if (ps.tty && !quiet)
             fputc('\n', stderr);
@@ -404,10 +449,11 @@ int cmd_train(int argc, char **argv)
         json_decref(o);
     }
     mn_eval_result_free(&ev);
-    rc = 0;
+    rc = plot_failed;
 out:
     if (log)
         fclose(log);
+    cli_curves_free(&curves);
     mn_trainer_free(trainer);
     mn_model_free(model);
     mn_dataset_free(train);

@@ -13,6 +13,7 @@ static const struct {
     {"eval", cmd_eval, "test accuracy, loss, per-class precision/recall, confusion matrix"},
     {"predict", cmd_predict, "predict the digit in image files (PNG, JPEG, PGM/PPM)"},
     {"sample", cmd_sample, "predict random test images and draw them"},
+    {"plot", cmd_plot, "draw the loss and accuracy curves of a training log as SVG"},
     {"info", cmd_info, "describe a model file"},
     {"data", cmd_data, "download (fetch) or check (verify) the MNIST files"},
     {"serve", cmd_serve, "serve a web page to draw a digit, and a JSON prediction API"},
