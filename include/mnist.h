@@ -256,7 +256,11 @@ typedef struct mn_train_params {
     float weight_decay;     /* decoupled (AdamW-style) when > 0 */
     mn_schedule schedule;
     int64_t warmup_steps;
-    uint64_t seed;          /* data order, dropout */
+    /* Data augmentation for training (0 = off): random shift up to aug_shift pixels, rotation up
+     * to aug_rotate degrees, scaling by up to 1 +- aug_scale, elastic distortion of strength
+     * aug_elastic (pixels; Simard et al., sigma 4). */
+    float aug_shift, aug_rotate, aug_scale, aug_elastic;
+    uint64_t seed;          /* data order, dropout, augmentation */
     int threads;            /* 0 = all cores */
     int64_t eval_every;     /* steps between evaluations on `eval_set` (0 = only at the end) */
     int64_t report_every;   /* steps between callback reports */

@@ -4,12 +4,14 @@
  * prints nothing; the CLI draws what the callback reports. */
 #include "model_internal.h"
 
+#include "augment.h"
 #include "layers.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -29,6 +31,8 @@ struct mn_trainer {
     float *m1, *m2, *best;
     uint32_t *perm;
     uint8_t *labels, *pixels;
+    uint32_t *batch_idx; /* the batch's image indices */
+    float *aug_scratch;  /* per thread, for augmentation */
 };
 
 mn_train_params mn_train_default_params(void)
@@ -137,6 +141,8 @@ void mn_trainer_free(mn_trainer *t)
     free(t->perm);
     free(t->labels);
     free(t->pixels);
+    free(t->batch_idx);
+    free(t->aug_scratch);
     free(t);
 }
 
@@ -162,7 +168,10 @@ static mn_status prepare(mn_trainer *t, const mn_dataset *train)
         t->perm = malloc(sizeof(uint32_t) * t->count);
         t->labels = malloc((size_t)batch);
         t->pixels = malloc((size_t)batch * train->rows * train->cols);
-        if (!t->perm || !t->labels || !t->pixels)
+        t->batch_idx = malloc(sizeof(uint32_t) * batch);
+        t->aug_scratch = malloc(sizeof(float) * t->p.threads *
+                                mn_augment_scratch_floats((int)train->rows, (int)train->cols));
+        if (!t->perm || !t->labels || !t->pixels || !t->batch_idx || !t->aug_scratch)
             return mn_fail(MN_ERR_NOMEM, "out of memory for training batches");
         if (t->epoch_started) { /* resumed: rebuild this epoch's order from its RNG state */
             uint32_t pos = t->pos;
@@ -191,6 +200,8 @@ mn_status mn_trainer_run(mn_trainer *t, const mn_dataset *train, const mn_datase
     const int threads = p->threads, batch = (int)p->batch;
     const size_t np = m->num_params, img = (size_t)train->rows * train->cols;
     const int64_t report_every = p->report_every > 0 ? p->report_every : 100;
+    const bool augment = mn_augment_enabled(p);
+    const size_t scratch_floats = mn_augment_scratch_floats((int)train->rows, (int)train->cols);
     double t0 = now_seconds(), t_report = t0, loss_sum = 0.0;
     int64_t loss_n = 0, images_since = 0;
 
@@ -204,9 +215,21 @@ mn_status mn_trainer_run(mn_trainer *t, const mn_dataset *train, const mn_datase
         for (int j = 0; j < batch; j++) {
             if (!t->epoch_started || t->pos == t->count)
                 start_epoch(t);
-            uint32_t idx = t->perm[t->pos++];
-            memcpy(t->pixels + (size_t)j * img, train->pixels + (size_t)idx * img, img);
-            t->labels[j] = train->labels[idx];
+            t->batch_idx[j] = t->perm[t->pos++];
+            t->labels[j] = train->labels[t->batch_idx[j]];
+        }
+        if (augment) {
+            /* Each image's distortion is drawn from (seed, step, slot): thread-independent. */
+            const uint64_t base = p->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)t->step * batch;
+#pragma omp parallel for num_threads(threads) schedule(static)
+            for (int j = 0; j < batch; j++)
+                mn_augment_image(t->pixels + (size_t)j * img,
+                                 train->pixels + (size_t)t->batch_idx[j] * img, (int)train->rows,
+                                 (int)train->cols, p, base + (uint64_t)j,
+                                 t->aug_scratch + (size_t)omp_get_thread_num() * scratch_floats);
+        } else {
+            for (int j = 0; j < batch; j++)
+                memcpy(t->pixels + (size_t)j * img, train->pixels + (size_t)t->batch_idx[j] * img, img);
         }
         mn_model_load_input_u8(m, t->pixels, batch);
         mn_model_forward(m, batch, true, &t->drop_rng, threads);
@@ -304,6 +327,10 @@ static const struct {
     {CKPT "weight_decay", F_F32, offsetof(mn_train_params, weight_decay)},
     {CKPT "schedule", F_INT, offsetof(mn_train_params, schedule)},
     {CKPT "warmup_steps", F_I64, offsetof(mn_train_params, warmup_steps)},
+    {CKPT "aug_shift", F_F32, offsetof(mn_train_params, aug_shift)},
+    {CKPT "aug_rotate", F_F32, offsetof(mn_train_params, aug_rotate)},
+    {CKPT "aug_scale", F_F32, offsetof(mn_train_params, aug_scale)},
+    {CKPT "aug_elastic", F_F32, offsetof(mn_train_params, aug_elastic)},
     {CKPT "seed", F_U64, offsetof(mn_train_params, seed)},
     {CKPT "threads", F_INT, offsetof(mn_train_params, threads)},
     {CKPT "eval_every", F_I64, offsetof(mn_train_params, eval_every)},
