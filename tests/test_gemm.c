@@ -113,6 +113,9 @@ static void check_isa(int quick)
         check_case(t >> 1, t & 1, 173, quick ? 1030 : 1100, 9, 1.5f, t & 1 ? 0.0f : 1.0f, 1);
     check_case(0, 1, 21, 40, 1100, 1.0f, 0.0f, 2);
     check_case(1, 0, 21, 40, 600, 1.0f, 1.0f, 0);
+    /* Many rows: an untransposed B is packed too. */
+    for (int t = 0; t < 4; t++)
+        check_case(t >> 1, t & 1, 260, 53, quick ? 40 : 300, 0.5f, t & 1 ? 1.0f : 0.0f, 3);
 }
 
 /* mn_gemm_mt with 1, 2 and 3 threads (and mn_gemm) give the same bits. */
@@ -166,6 +169,7 @@ int main(void)
             check_threads(t >> 1, t & 1, 64, 196, 300, t & 1 ? 0.0f : 1.0f);
             check_threads(t >> 1, t & 1, 50, 170, 600, 0.0f);
             check_threads(t >> 1, t & 1, 203, 37, 50, 1.0f);
+            check_threads(t >> 1, t & 1, 300, 70, 40, 0.0f);
         }
         printf("%s: largest error %.3f of tolerance\n", sets[i], g_worst);
     }

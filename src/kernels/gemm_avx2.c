@@ -98,9 +98,9 @@ static T256 void kernel(int mr, int nr, int kc, const float *a, const float *b, 
     tiles[mr][wide](kc, a, b, ldb, c, ldc, m, alpha, beta);
 }
 
-static void pack_b(int kc, int nc, const float *B, long ldb, float *dst)
+static void pack_b(int trans_b, int kc, int nc, const float *B, long ldb, float *dst)
 {
-    mn_gemm_pack_b_c(NR, kc, nc, B, ldb, dst);
+    mn_gemm_pack_b_c(NR, trans_b, kc, nc, B, ldb, dst);
 }
 
 const mn_gemm_impl mn_gemm_impl_avx2 = {

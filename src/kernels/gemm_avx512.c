@@ -263,8 +263,30 @@ static T512 void pack_a(int trans_a, int mc, int kc, const float *A, long lda,
     (void)mc;
 }
 
-static T512 void pack_b(int kc, int nc, const float *B, long ldb, float *dst)
+static T512 void pack_b(int trans_b, int kc, int nc, const float *B, long ldb, float *dst)
 {
+    if (!trans_b) {
+        /* Row by row, so that B is read in long contiguous runs. */
+        int full = nc / NR, rest = nc - full * NR;
+        int w = rest ? mn_gemm_panel_width(NR, rest) : 0;
+        float *tail = dst + (size_t)full * NR * kc;
+        __mmask16 m0 = (__mmask16)((1u << (rest < 16 ? rest : 16)) - 1u);
+        __mmask16 m1 = (__mmask16)((1u << (rest > 16 ? rest - 16 : 0)) - 1u);
+        for (int k = 0; k < kc; k++) {
+            const float *src = B + k * ldb;
+            float *d = dst + (size_t)k * NR;
+            for (int p = 0; p < full; p++, src += NR, d += (size_t)NR * kc) {
+                _mm512_store_ps(d, _mm512_loadu_ps(src));
+                _mm512_store_ps(d + 16, _mm512_loadu_ps(src + 16));
+            }
+            if (rest) {
+                _mm512_storeu_ps(tail + k * w, _mm512_maskz_loadu_ps(m0, src));
+                if (w > 16)
+                    _mm512_storeu_ps(tail + k * w + 16, _mm512_maskz_loadu_ps(m1, src + 16));
+            }
+        }
+        return;
+    }
     for (int j0 = 0; j0 < nc; j0 += NR) {
         int cnt = nc - j0 < NR ? nc - j0 : NR;
         int w = mn_gemm_panel_width(NR, cnt);

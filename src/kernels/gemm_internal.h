@@ -5,8 +5,8 @@
  * - A block [mc,kc] is cut into row panels of mr <= MR rows each (sizes given by the driver);
  *   panel p holds kc columns of mr consecutive floats: dst[k*mr + r] = op(A)[r0+r, k0+k].
  * - B block [kc,nc] is cut into column panels of NR columns (the last one is NR/2 wide when
- *   at most NR/2 columns remain); a panel of width w holds dst[k*w + j], zero padded. Only a
- *   transposed B is packed; otherwise the kernel reads B in place (row stride ldb). */
+ *   at most NR/2 columns remain); a panel of width w holds dst[k*w + j], zero padded. An
+ *   untransposed B is often read in place by the kernel instead (row stride ldb). */
 #ifndef MN_GEMM_INTERNAL_H
 #define MN_GEMM_INTERNAL_H
 
@@ -21,9 +21,10 @@ typedef void (*mn_gemm_kernel_fn)(int mr, int nr, int kc, const float *a, const 
 typedef void (*mn_gemm_pack_a_fn)(int trans_a, int mc, int kc, const float *A, long lda,
                                   const int *heights, int np, float *dst);
 
-/* Packs rows [0,kc) x columns [0,nc) of op(B) = B^T, B stored [N,K] with row stride ldb, into
- * NR-wide panels (see above). Untransposed B is never packed: the kernel reads it in place. */
-typedef void (*mn_gemm_pack_b_fn)(int kc, int nc, const float *B, long ldb, float *dst);
+/* Packs rows [0,kc) x columns [0,nc) of op(B) (B points at op(B)[0,0]'s storage) into NR-wide
+ * panels (see above). */
+typedef void (*mn_gemm_pack_b_fn)(int trans_b, int kc, int nc, const float *B, long ldb,
+                                  float *dst);
 
 /* Dot-product kernel for C = alpha * A @ B^T + beta * C with A [mi,kc] (row stride lda) and B
  * [nj,kc] (row stride ldb) both read in place along K, for small M where transposing B while
@@ -61,6 +62,7 @@ static inline int mn_gemm_panel_width(int nr, int cnt) { return cnt > nr / 2 || 
 /* Generic packers in plain C (gemm_ref.c), usable by any implementation. */
 void mn_gemm_pack_a_c(int trans_a, int mc, int kc, const float *A, long lda, const int *heights,
                       int np, float *dst);
-void mn_gemm_pack_b_c(int nr, int kc, int nc, const float *B, long ldb, float *dst);
+void mn_gemm_pack_b_c(int nr, int trans_b, int kc, int nc, const float *B, long ldb,
+                      float *dst);
 
 #endif

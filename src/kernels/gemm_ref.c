@@ -49,7 +49,8 @@ void mn_gemm_pack_a_c(int trans_a, int mc, int kc, const float *A, long lda, con
     (void)mc;
 }
 
-void mn_gemm_pack_b_c(int nr, int kc, int nc, const float *B, long ldb, float *dst)
+void mn_gemm_pack_b_c(int nr, int trans_b, int kc, int nc, const float *B, long ldb,
+                      float *dst)
 {
     for (int j0 = 0; j0 < nc; j0 += nr) {
         int cnt = nc - j0 < nr ? nc - j0 : nr;
@@ -58,7 +59,7 @@ void mn_gemm_pack_b_c(int nr, int kc, int nc, const float *B, long ldb, float *d
             for (int j = 0; j < w; j++) {
                 float v = 0.0f;
                 if (j < cnt)
-                    v = B[(j0 + j) * ldb + k];
+                    v = trans_b ? B[(j0 + j) * ldb + k] : B[k * ldb + j0 + j];
                 dst[(size_t)k * w + j] = v;
             }
         }
@@ -137,9 +138,9 @@ static void kernel_portable(int mr, int nr, int kc, const float *a, const float 
     }
 }
 
-static void pack_b_portable(int kc, int nc, const float *B, long ldb, float *dst)
+static void pack_b_portable(int trans_b, int kc, int nc, const float *B, long ldb, float *dst)
 {
-    mn_gemm_pack_b_c(PNR, kc, nc, B, ldb, dst);
+    mn_gemm_pack_b_c(PNR, trans_b, kc, nc, B, ldb, dst);
 }
 
 const mn_gemm_impl mn_gemm_impl_portable = {
