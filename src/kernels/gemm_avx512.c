@@ -14,145 +14,147 @@
 
 enum { MR = 14, NR = 32 };
 
-/* The k loop in assembly, so that the register allocation cannot vary with the tile size:
- * accumulators in zmm0..27 (row r in zmm2r, zmm2r+1 when 32 wide, in zmmr when 16 wide), B in
- * zmm28/29, broadcast A values alternating in zmm30/31. After the loop the accumulators go to
- * `t` (rows of 32 floats). L<v>_<n> is the loop body for n rows of v vectors, S<v>_<n> saves
- * them. The 32-wide loop prefetches the row of B 8 steps ahead: B read in place has a large
- * row stride that the hardware prefetchers do not follow. */
-#define BCAST(r, t) "vbroadcastss " #r "*4(%[a]), %%zmm" #t "\n\t"
-#define FMA(b, t, c) "vfmadd231ps %%zmm" #b ", %%zmm" #t ", %%zmm" #c "\n\t"
-#define ROW2(r, c0, c1, t) BCAST(r, t) FMA(28, t, c0) FMA(29, t, c1)
-#define ROW1(r, c, t) BCAST(r, t) FMA(28, t, c)
-#define SAVE2(r, c0, c1) "vmovaps %%zmm" #c0 ", " #r "*128(%[t])\n\t" \
-                         "vmovaps %%zmm" #c1 ", " #r "*128+64(%[t])\n\t"
-#define SAVE1(r, c) "vmovaps %%zmm" #c ", " #r "*128(%[t])\n\t"
-#define ZERO(c) "vpxord %%zmm" #c ", %%zmm" #c ", %%zmm" #c "\n\t"
+/* The micro-kernel in assembly, so that the register allocation cannot vary with the tile
+ * size: accumulators in zmm0..27 (row r in zmm2r and zmm2r+1 when 32 wide, in zmmr when 16
+ * wide), B in zmm28/29, broadcast A values alternating in zmm30/31. The 32-wide loop prefetches
+ * the row of B 8 steps ahead: B read in place has a row stride the hardware prefetchers do not
+ * follow. Three endings: C = alpha * acc (beta 0), C = alpha * acc + C (beta 1), or the
+ * accumulators saved to a tile `c` of rows of 32 floats for the caller to finish (other beta).
+ * RL<v>_<n>(X) lists the n rows of a tile v vectors wide as X(row, acc, [acc2,] broadcast reg). */
+#define RL2_1(X) X(0, 0, 1, 30)
+#define RL2_2(X) RL2_1(X) X(1, 2, 3, 31)
+#define RL2_3(X) RL2_2(X) X(2, 4, 5, 30)
+#define RL2_4(X) RL2_3(X) X(3, 6, 7, 31)
+#define RL2_5(X) RL2_4(X) X(4, 8, 9, 30)
+#define RL2_6(X) RL2_5(X) X(5, 10, 11, 31)
+#define RL2_7(X) RL2_6(X) X(6, 12, 13, 30)
+#define RL2_8(X) RL2_7(X) X(7, 14, 15, 31)
+#define RL2_9(X) RL2_8(X) X(8, 16, 17, 30)
+#define RL2_10(X) RL2_9(X) X(9, 18, 19, 31)
+#define RL2_11(X) RL2_10(X) X(10, 20, 21, 30)
+#define RL2_12(X) RL2_11(X) X(11, 22, 23, 31)
+#define RL2_13(X) RL2_12(X) X(12, 24, 25, 30)
+#define RL2_14(X) RL2_13(X) X(13, 26, 27, 31)
+#define RL1_1(X) X(0, 0, 30)
+#define RL1_2(X) RL1_1(X) X(1, 1, 31)
+#define RL1_3(X) RL1_2(X) X(2, 2, 30)
+#define RL1_4(X) RL1_3(X) X(3, 3, 31)
+#define RL1_5(X) RL1_4(X) X(4, 4, 30)
+#define RL1_6(X) RL1_5(X) X(5, 5, 31)
+#define RL1_7(X) RL1_6(X) X(6, 6, 30)
+#define RL1_8(X) RL1_7(X) X(7, 7, 31)
+#define RL1_9(X) RL1_8(X) X(8, 8, 30)
+#define RL1_10(X) RL1_9(X) X(9, 9, 31)
+#define RL1_11(X) RL1_10(X) X(10, 10, 30)
+#define RL1_12(X) RL1_11(X) X(11, 11, 31)
+#define RL1_13(X) RL1_12(X) X(12, 12, 30)
+#define RL1_14(X) RL1_13(X) X(13, 13, 31)
 
-#define L2_1 ROW2(0, 0, 1, 30)
-#define L2_2 L2_1 ROW2(1, 2, 3, 31)
-#define L2_3 L2_2 ROW2(2, 4, 5, 30)
-#define L2_4 L2_3 ROW2(3, 6, 7, 31)
-#define L2_5 L2_4 ROW2(4, 8, 9, 30)
-#define L2_6 L2_5 ROW2(5, 10, 11, 31)
-#define L2_7 L2_6 ROW2(6, 12, 13, 30)
-#define L2_8 L2_7 ROW2(7, 14, 15, 31)
-#define L2_9 L2_8 ROW2(8, 16, 17, 30)
-#define L2_10 L2_9 ROW2(9, 18, 19, 31)
-#define L2_11 L2_10 ROW2(10, 20, 21, 30)
-#define L2_12 L2_11 ROW2(11, 22, 23, 31)
-#define L2_13 L2_12 ROW2(12, 24, 25, 30)
-#define L2_14 L2_13 ROW2(13, 26, 27, 31)
-#define S2_1 SAVE2(0, 0, 1)
-#define S2_2 S2_1 SAVE2(1, 2, 3)
-#define S2_3 S2_2 SAVE2(2, 4, 5)
-#define S2_4 S2_3 SAVE2(3, 6, 7)
-#define S2_5 S2_4 SAVE2(4, 8, 9)
-#define S2_6 S2_5 SAVE2(5, 10, 11)
-#define S2_7 S2_6 SAVE2(6, 12, 13)
-#define S2_8 S2_7 SAVE2(7, 14, 15)
-#define S2_9 S2_8 SAVE2(8, 16, 17)
-#define S2_10 S2_9 SAVE2(9, 18, 19)
-#define S2_11 S2_10 SAVE2(10, 20, 21)
-#define S2_12 S2_11 SAVE2(11, 22, 23)
-#define S2_13 S2_12 SAVE2(12, 24, 25)
-#define S2_14 S2_13 SAVE2(13, 26, 27)
-#define L1_1 ROW1(0, 0, 30)
-#define L1_2 L1_1 ROW1(1, 1, 31)
-#define L1_3 L1_2 ROW1(2, 2, 30)
-#define L1_4 L1_3 ROW1(3, 3, 31)
-#define L1_5 L1_4 ROW1(4, 4, 30)
-#define L1_6 L1_5 ROW1(5, 5, 31)
-#define L1_7 L1_6 ROW1(6, 6, 30)
-#define L1_8 L1_7 ROW1(7, 7, 31)
-#define L1_9 L1_8 ROW1(8, 8, 30)
-#define L1_10 L1_9 ROW1(9, 9, 31)
-#define L1_11 L1_10 ROW1(10, 10, 30)
-#define L1_12 L1_11 ROW1(11, 11, 31)
-#define L1_13 L1_12 ROW1(12, 12, 30)
-#define L1_14 L1_13 ROW1(13, 13, 31)
-#define S1_1 SAVE1(0, 0)
-#define S1_2 S1_1 SAVE1(1, 1)
-#define S1_3 S1_2 SAVE1(2, 2)
-#define S1_4 S1_3 SAVE1(3, 3)
-#define S1_5 S1_4 SAVE1(4, 4)
-#define S1_6 S1_5 SAVE1(5, 5)
-#define S1_7 S1_6 SAVE1(6, 6)
-#define S1_8 S1_7 SAVE1(7, 7)
-#define S1_9 S1_8 SAVE1(8, 8)
-#define S1_10 S1_9 SAVE1(9, 9)
-#define S1_11 S1_10 SAVE1(10, 10)
-#define S1_12 S1_11 SAVE1(11, 11)
-#define S1_13 S1_12 SAVE1(12, 12)
-#define S1_14 S1_13 SAVE1(13, 13)
-#define ZERO_ALL                                                                                \
-    ZERO(0) ZERO(1) ZERO(2) ZERO(3) ZERO(4) ZERO(5) ZERO(6) ZERO(7) ZERO(8) ZERO(9) ZERO(10)    \
-    ZERO(11) ZERO(12) ZERO(13) ZERO(14) ZERO(15) ZERO(16) ZERO(17) ZERO(18) ZERO(19) ZERO(20)   \
-    ZERO(21) ZERO(22) ZERO(23) ZERO(24) ZERO(25) ZERO(26) ZERO(27)
+#define FMA2(r, c0, c1, t)                                                                      \
+    "vbroadcastss " #r "*4(%[a]), %%zmm" #t "\n\t"                                              \
+    "vfmadd231ps %%zmm28, %%zmm" #t ", %%zmm" #c0 "\n\t"                                        \
+    "vfmadd231ps %%zmm29, %%zmm" #t ", %%zmm" #c1 "\n\t"
+#define FMA1(r, c, t)                                                                           \
+    "vbroadcastss " #r "*4(%[a]), %%zmm" #t "\n\t"                                              \
+    "vfmadd231ps %%zmm28, %%zmm" #t ", %%zmm" #c "\n\t"
+#define SAVE2(r, c0, c1, t)                                                                     \
+    "vmovaps %%zmm" #c0 ", " #r "*128(%[c])\n\t"                                                \
+    "vmovaps %%zmm" #c1 ", " #r "*128+64(%[c])\n\t"
+#define SAVE1(r, c, t) "vmovaps %%zmm" #c ", " #r "*128(%[c])\n\t"
+#define SET2(r, c0, c1, t)                                                                      \
+    "vmulps %%zmm28, %%zmm" #c0 ", %%zmm" #c0 "\n\t"                                            \
+    "vmulps %%zmm28, %%zmm" #c1 ", %%zmm" #c1 "\n\t"                                            \
+    "vmovups %%zmm" #c0 ", (%[c])\n\t"                                                          \
+    "vmovups %%zmm" #c1 ", 64(%[c])%{%[m]%}\n\t"                                                \
+    "add %[ldc], %[c]\n\t"
+#define SET1(r, c, t)                                                                           \
+    "vmulps %%zmm28, %%zmm" #c ", %%zmm" #c "\n\t"                                              \
+    "vmovups %%zmm" #c ", (%[c])%{%[m]%}\n\t"                                                   \
+    "add %[ldc], %[c]\n\t"
+#define ADD2(r, c0, c1, t)                                                                      \
+    "vfmadd213ps (%[c]), %%zmm28, %%zmm" #c0 "\n\t"                                             \
+    "vmovups 64(%[c]), %%zmm29%{%[m]%}%{z%}\n\t"                                                \
+    "vfmadd231ps %%zmm28, %%zmm" #c1 ", %%zmm29\n\t"                                            \
+    "vmovups %%zmm" #c0 ", (%[c])\n\t"                                                          \
+    "vmovups %%zmm29, 64(%[c])%{%[m]%}\n\t"                                                     \
+    "add %[ldc], %[c]\n\t"
+#define ADD1(r, c, t)                                                                           \
+    "vmovups (%[c]), %%zmm29%{%[m]%}%{z%}\n\t"                                                  \
+    "vfmadd231ps %%zmm28, %%zmm" #c ", %%zmm29\n\t"                                             \
+    "vmovups %%zmm29, (%[c])%{%[m]%}\n\t"                                                       \
+    "add %[ldc], %[c]\n\t"
+#define ZERO(c) "vpxord %%zmm" #c ", %%zmm" #c ", %%zmm" #c "\n\t"
+#define ZERO2(r, c0, c1, t) ZERO(c0) ZERO(c1)
+#define ZERO1(r, c, t) ZERO(c)
 #define ZMM_CLOBBERS                                                                            \
     "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",      \
         "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19",         \
         "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28",         \
         "xmm29", "xmm30", "xmm31"
 
-/* t[r*32 + j] = sum over k < kc of a[k*R + r] * b[k*ldb + j] for r < R, j < 32 (or 16). */
-#define LOOP2(R)                                                                                \
-    static T512 void loop_##R##_2(long kc, const float *a, const float *b, long ldb, float *t, \
-                                  __mmask16 m)                                                  \
-    {                                                                                           \
-        __asm__ volatile(ZERO_ALL "test %[k], %[k]\n\t"                                         \
-                                  "jz 2f\n\t"                                                   \
-                                  ".p2align 5\n"                                                \
-                                  "1:\n\t"                                                      \
-                                  "prefetcht0 (%[b], %[ldb], 8)\n\t"                            \
-                                  "prefetcht0 64(%[b], %[ldb], 8)\n\t"                          \
-                                  "vmovups (%[b]), %%zmm28\n\t"                                 \
-                                  "vmovups 64(%[b]), %%zmm29%{%[m]%}%{z%}\n\t" L2_##R           \
-                                  "add $" #R "*4, %[a]\n\t"                                     \
-                                  "add %[ldb], %[b]\n\t"                                        \
-                                  "dec %[k]\n\t"                                                \
-                                  "jnz 1b\n"                                                    \
-                                  "2:\n\t" S2_##R                                               \
-                         : [a] "+r"(a), [b] "+r"(b), [k] "+r"(kc)                               \
-                         : [ldb] "r"(ldb * 4), [t] "r"(t), [m] "Yk"(m)                          \
-                         : "cc", "memory", ZMM_CLOBBERS);                                       \
-    }
-#define LOOP1(R)                                                                                \
-    static T512 void loop_##R##_1(long kc, const float *a, const float *b, long ldb, float *t, \
-                                  __mmask16 m)                                                  \
-    {                                                                                           \
-        __asm__ volatile(ZERO_ALL "test %[k], %[k]\n\t"                                         \
-                                  "jz 2f\n\t"                                                   \
-                                  ".p2align 5\n"                                                \
-                                  "1:\n\t"                                                      \
-                                  "vmovups (%[b]), %%zmm28%{%[m]%}%{z%}\n\t" L1_##R             \
-                                  "add $" #R "*4, %[a]\n\t"                                     \
-                                  "add %[ldb], %[b]\n\t"                                        \
-                                  "dec %[k]\n\t"                                                \
-                                  "jnz 1b\n"                                                    \
-                                  "2:\n\t" S1_##R                                               \
-                         : [a] "+r"(a), [b] "+r"(b), [k] "+r"(kc)                               \
-                         : [ldb] "r"(ldb * 4), [t] "r"(t), [m] "Yk"(m)                          \
-                         : "cc", "memory", ZMM_CLOBBERS);                                       \
-    }
-#define LOOPS(R) LOOP1(R) LOOP2(R)
-LOOPS(1) LOOPS(2) LOOPS(3) LOOPS(4) LOOPS(5) LOOPS(6) LOOPS(7)
-LOOPS(8) LOOPS(9) LOOPS(10) LOOPS(11) LOOPS(12) LOOPS(13) LOOPS(14)
-#undef LOOPS
+/* acc[r][0..31] (or [0..15]) = sum over k < kc of a[k*R + r] * b[k*ldb + 0..31]. */
+#define KLOOP2(R)                                                                               \
+    RL2_##R(ZERO2) "test %[k], %[k]\n\t"                                                        \
+             "jz 2f\n\t"                                                                        \
+             ".p2align 5\n"                                                                     \
+             "1:\n\t"                                                                           \
+             "prefetcht0 (%[b], %[ldb], 8)\n\t"                                                 \
+             "prefetcht0 64(%[b], %[ldb], 8)\n\t"                                               \
+             "vmovups (%[b]), %%zmm28\n\t"                                                      \
+             "vmovups 64(%[b]), %%zmm29%{%[m]%}%{z%}\n\t" RL2_##R(FMA2) "add $" #R "*4, %[a]\n\t" \
+             "add %[ldb], %[b]\n\t"                                                             \
+             "dec %[k]\n\t"                                                                     \
+             "jnz 1b\n"                                                                         \
+             "2:\n\t"
+#define KLOOP1(R)                                                                               \
+    RL1_##R(ZERO1) "test %[k], %[k]\n\t"                                                        \
+             "jz 2f\n\t"                                                                        \
+             ".p2align 5\n"                                                                     \
+             "1:\n\t"                                                                           \
+             "vmovups (%[b]), %%zmm28%{%[m]%}%{z%}\n\t" RL1_##R(FMA1) "add $" #R "*4, %[a]\n\t"  \
+             "add %[ldb], %[b]\n\t"                                                             \
+             "dec %[k]\n\t"                                                                     \
+             "jnz 1b\n"                                                                         \
+             "2:\n\t"
+#define ALPHA "vbroadcastss %[alpha], %%zmm28\n\t"
 
-typedef void (*loop_fn)(long kc, const float *a, const float *b, long ldb, float *t, __mmask16 m);
-#define ROW(R) {loop_##R##_1, loop_##R##_2}
-static const loop_fn loops[MR + 1][2] = {
-    {NULL, NULL}, ROW(1), ROW(2),  ROW(3),  ROW(4),  ROW(5),  ROW(6), ROW(7),
-    ROW(8),       ROW(9), ROW(10), ROW(11), ROW(12), ROW(13), ROW(14),
-};
+typedef void (*tile_fn)(long kc, const float *a, const float *b, long ldb, float *c, long ldc,
+                        __mmask16 m, const float *alpha);
+#define TILE(NAME, BODY)                                                                        \
+    static T512 void NAME(long kc, const float *a, const float *b, long ldb, float *c, long ldc, \
+                          __mmask16 m, const float *alpha)                                      \
+    {                                                                                           \
+        __asm__ volatile(BODY                                                                   \
+                         : [a] "+r"(a), [b] "+r"(b), [k] "+r"(kc), [c] "+r"(c)                  \
+                         : [ldb] "r"(ldb * 4), [ldc] "r"(ldc * 4), [m] "Yk"(m),                 \
+                           [alpha] "m"(*alpha)                                                  \
+                         : "cc", "memory", ZMM_CLOBBERS);                                       \
+    }
+#define TILES(R)                                                                                \
+    TILE(save_##R##_1, KLOOP1(R) RL1_##R(SAVE1))                                                \
+    TILE(save_##R##_2, KLOOP2(R) RL2_##R(SAVE2))                                                \
+    TILE(set_##R##_1, KLOOP1(R) ALPHA RL1_##R(SET1))                                            \
+    TILE(set_##R##_2, KLOOP2(R) ALPHA RL2_##R(SET2))                                            \
+    TILE(add_##R##_1, KLOOP1(R) ALPHA RL1_##R(ADD1))                                            \
+    TILE(add_##R##_2, KLOOP2(R) ALPHA RL2_##R(ADD2))
+TILES(1) TILES(2) TILES(3) TILES(4) TILES(5) TILES(6) TILES(7)
+TILES(8) TILES(9) TILES(10) TILES(11) TILES(12) TILES(13) TILES(14)
+#undef TILES
+#undef TILE
+
+#define ROW(E, R) {E##_##R##_1, E##_##R##_2}
+#define END(E)                                                                                  \
+    {{NULL, NULL}, ROW(E, 1),  ROW(E, 2),  ROW(E, 3),  ROW(E, 4),  ROW(E, 5),  ROW(E, 6),         \
+     ROW(E, 7),    ROW(E, 8),  ROW(E, 9),  ROW(E, 10), ROW(E, 11), ROW(E, 12), ROW(E, 13),        \
+     ROW(E, 14)}
+static const tile_fn tiles[3][MR + 1][2] = {END(save), END(set), END(add)};
+#undef END
 #undef ROW
 
 /* C[mr,nr] = alpha * a[mr,kc] @ b[kc,nr] + beta * C (see gemm_internal.h). */
 static T512 void kernel(int mr, int nr, int kc, const float *a, const float *b, long ldb,
                         float *c, long ldc, float alpha, float beta)
 {
-    _Alignas(64) float t[MR * 32];
     int wide = nr > 16;
     int last = wide ? nr - 16 : nr;
     __mmask16 m = (__mmask16)((1u << last) - 1u);
@@ -160,27 +162,25 @@ static T512 void kernel(int mr, int nr, int kc, const float *a, const float *b, 
         _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(c + r * ldc + nr - 1), _MM_HINT_T0);
     }
-    loops[mr][wide](kc, a, b, ldb, t, m);
+    if (beta == 0.0f || beta == 1.0f) {
+        tiles[beta == 0.0f ? 1 : 2][mr][wide](kc, a, b, ldb, c, ldc, m, &alpha);
+        return;
+    }
+    _Alignas(64) float t[MR * 32];
+    tiles[0][mr][wide](kc, a, b, ldb, t, 0, m, &alpha);
+    /* The same operations as the assembly endings: C = alpha * acc + (beta * C). */
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     for (int r = 0; r < mr; r++) {
         float *cr = c + r * ldc;
         const float *tr = t + r * 32;
         if (wide) {
-            __m512 v = _mm512_mul_ps(va, _mm512_load_ps(tr));
-            if (beta == 1.0f)
-                v = _mm512_fmadd_ps(va, _mm512_load_ps(tr), _mm512_loadu_ps(cr));
-            else if (beta != 0.0f)
-                v = _mm512_fmadd_ps(va, _mm512_load_ps(tr), _mm512_mul_ps(vb, _mm512_loadu_ps(cr)));
-            _mm512_storeu_ps(cr, v);
+            __m512 v = _mm512_mul_ps(vb, _mm512_loadu_ps(cr));
+            _mm512_storeu_ps(cr, _mm512_fmadd_ps(va, _mm512_load_ps(tr), v));
             cr += 16;
             tr += 16;
         }
-        __m512 v = _mm512_mul_ps(va, _mm512_load_ps(tr));
-        if (beta == 1.0f)
-            v = _mm512_fmadd_ps(va, _mm512_load_ps(tr), _mm512_maskz_loadu_ps(m, cr));
-        else if (beta != 0.0f)
-            v = _mm512_fmadd_ps(va, _mm512_load_ps(tr), _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m, cr)));
-        _mm512_mask_storeu_ps(cr, m, v);
+        __m512 v = _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m, cr));
+        _mm512_mask_storeu_ps(cr, m, _mm512_fmadd_ps(va, _mm512_load_ps(tr), v));
     }
 }
 
