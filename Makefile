@@ -38,5 +38,9 @@ bench: build data
 	@scripts/setup-deps.sh bench
 	@bench/run.sh $(MNIST)
 
+loadtest: build data
+	@scripts/setup-deps.sh loadtest
+	@bench/loadtest.sh $(MNIST)
+
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
