@@ -5,7 +5,10 @@ ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 MNIST = $(BUILD)/mnist
 
-.PHONY: all build deps data demo test test-release test-sanitize bench fuzz loadtest clean
+FUZZ_SECONDS ?= 1200
+FUZZ_BUILD ?= build-fuzz
+
+.PHONY: all build deps data demo test test-release test-sanitize bench fuzz fuzz-ci loadtest clean
 
 all: build
 
@@ -42,5 +45,12 @@ loadtest: build data
 	@scripts/setup-deps.sh loadtest
 	@bench/loadtest.sh $(MNIST)
 
+# libFuzzer targets (clang-14): each replays its committed corpus, then fuzzes FUZZ_SECONDS.
+fuzz: deps
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_BUILD=$(FUZZ_BUILD) scripts/fuzz.sh
+
+fuzz-ci: deps
+	@FUZZ_SECONDS=30 FUZZ_BUILD=$(FUZZ_BUILD) scripts/fuzz.sh
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

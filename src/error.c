@@ -2,6 +2,7 @@
 #include "internal.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char g_message[512];
 
@@ -15,6 +16,25 @@ mn_status mn_fail(mn_status status, const char *fmt, ...)
 }
 
 void mn_clear_error(void) { g_message[0] = '\0'; }
+
+mn_quoted mn_quote(const char *s)
+{
+    mn_quoted out;
+    size_t len = s ? strlen(s) : 0, o = 0;
+    bool cut = len > 64;
+    if (cut)
+        for (len = 64; len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80; len--)
+            ;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f)
+            o += (size_t)snprintf(out.text + o, sizeof out.text - o, "\\x%02x", c);
+        else
+            out.text[o++] = (char)c;
+    }
+    strcpy(out.text + o, cut ? "..." : "");
+    return out;
+}
 
 const char *mn_error_message(void) { return g_message; }
 

@@ -30,7 +30,7 @@ mn_status mn_read_file(const char *path, uint64_t max_bytes, uint8_t **data, siz
     }
     if ((uint64_t)st.st_size > max_bytes) {
         fclose(fp);
-        return mn_fail(MN_ERR_LIMIT, "%s: file is %lld bytes, over the limit of %llu", path,
+        return mn_fail(MN_ERR_LIMIT, "%s: file is %lld bytes, over the limit of %llu bytes", path,
                        (long long)st.st_size, (unsigned long long)max_bytes);
     }
     size_t n = (size_t)st.st_size;
@@ -55,6 +55,11 @@ mn_status mn_read_file(const char *path, uint64_t max_bytes, uint8_t **data, siz
 mn_status mn_atomic_open(mn_atomic_file *af, const char *path)
 {
     memset(af, 0, sizeof *af);
+    /* The rename would replace whatever `path` is: never a device (/dev/null), pipe or directory. */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return mn_fail(MN_ERR_IO, "%s: exists and is not a regular file (give a file name)",
+                       path);
     size_t len = strlen(path) + 32;
     af->tmp_path = malloc(len);
     af->path = strdup(path);
@@ -66,7 +71,7 @@ mn_status mn_atomic_open(mn_atomic_file *af, const char *path)
     snprintf(af->tmp_path, len, "%s.tmp.%ld", path, (long)getpid());
     af->fp = fopen(af->tmp_path, "wb");
     if (!af->fp) {
-        mn_status s = mn_fail(MN_ERR_IO, "%s: cannot create: %s", af->tmp_path, strerror(errno));
+        mn_status s = mn_fail(MN_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
         free(af->tmp_path);
         free(af->path);
         af->tmp_path = af->path = NULL;

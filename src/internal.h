@@ -18,6 +18,13 @@
 /* Sets the calling thread's error message (printf-style) and returns `status`. */
 mn_status mn_fail(mn_status status, const char *fmt, ...) MN_PRINTF(2, 3);
 void mn_clear_error(void);
+/* Untrusted text as messages quote it: one line (control bytes become \xNN), at most 64 bytes of
+ * it (cut at a UTF-8 boundary, then "..."). Use as mn_fail(..., "\"%s\"", mn_quote(s).text):
+ * the array lives until the end of the full expression. */
+typedef struct mn_quoted {
+    char text[64 * 4 + 4];
+} mn_quoted;
+mn_quoted mn_quote(const char *s);
 
 /* Reads a whole file into a malloc'ed buffer (one spare NUL byte after it). Refuses files over
  * max_bytes (MN_ERR_LIMIT), directories and short reads, with messages naming the path. */

@@ -104,6 +104,31 @@ static bool parse_float(const char *s, float *out)
     return true;
 }
 
+/* A spec may ask for up to 2^30 parameters (8 GB with their gradients): before the model is
+ * allocated, its parameter count must fit in the values the file holds, so a small file never
+ * costs more memory than twice its size. Specs that do not parse are left to mn_model_create. */
+static mn_status check_size(const mn_st_file *f, const char *path, const char *spec, unsigned c,
+                            unsigned h, unsigned w)
+{
+    if (c < 1 || c > 4096 || h < 1 || h > 4096 || w < 1 || w > 4096)
+        return MN_OK;
+    mn_model *probe = calloc(1, sizeof *probe);
+    if (!probe)
+        return mn_fail(MN_ERR_NOMEM, "%s: out of memory", path);
+    probe->in_c = (int)c, probe->in_h = (int)h, probe->in_w = (int)w;
+    mn_status st = MN_OK;
+    uint64_t have = 0;
+    for (int i = 0; i < f->num_tensors; i++)
+        have += f->tensors[i].count;
+    if (mn_spec_parse(probe, spec) == MN_OK && probe->num_params > have)
+        st = mn_fail(MN_ERR_FORMAT, "%s: spec \"%s\" needs %zu parameters but the file holds only "
+                     "%llu values", path, mn_quote(spec).text, probe->num_params,
+                     (unsigned long long)have);
+    free(probe->spec);
+    free(probe);
+    return st;
+}
+
 static const char *const g_reserved[] = {KEY_FORMAT, "producer", "spec", "preset", "input_shape",
                                          "normalisation_mean", "normalisation_std",
                                          "num_classes", "class_names"};
@@ -128,11 +153,12 @@ mn_status mn_model_from_st(mn_model **out, const mn_st_file *fp, const char *pat
     }
     if (strcmp(fmt, "1") != 0) {
         st = mn_fail(MN_ERR_FORMAT, "%s: model format version %s is not supported (this is "
-                                    "version %d)", path, fmt, MN_FORMAT_VERSION);
+                                    "version %d)", path, mn_quote(fmt).text, MN_FORMAT_VERSION);
         goto fail;
     }
     if (sscanf(shape, "[%u,%u,%u]%c", &c, &h, &w, &tail) != 3) {
-        st = mn_fail(MN_ERR_FORMAT, "%s: input_shape \"%s\" is not [C,H,W]", path, shape);
+        st = mn_fail(MN_ERR_FORMAT, "%s: input_shape \"%s\" is not [C,H,W]", path,
+                     mn_quote(shape).text);
         goto fail;
     }
     if (!parse_float(mn_st_meta_get(&f, "normalisation_mean"), &mean) ||
@@ -142,10 +168,12 @@ mn_status mn_model_from_st(mn_model **out, const mn_st_file *fp, const char *pat
     }
     /* A preset name is stored with its expanded spec; rebuild from the preset so the name stays. */
     const char *build = preset && *preset ? preset : spec;
+    if ((st = check_size(&f, path, build, c, h, w)) != MN_OK)
+        goto fail;
     st = mn_model_create(&m, build, c, h, w, MN_INIT_ZERO, 0);
     if (st == MN_OK && strcmp(m->spec, spec) != 0)
         st = mn_fail(MN_ERR_FORMAT, "%s: preset \"%s\" does not match its spec \"%s\"", path,
-                     preset, spec);
+                     mn_quote(preset).text, mn_quote(spec).text);
     if (st != MN_OK) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", mn_error_message());
@@ -174,8 +202,15 @@ mn_status mn_model_from_st(mn_model **out, const mn_st_file *fp, const char *pat
             for (int d = 0; d < ndim && same; d++)
                 same = t->shape[d] == dims[d];
             if (!same) {
-                st = mn_fail(MN_ERR_FORMAT, "%s: tensor %s has the wrong shape for spec \"%s\"",
-                             path, name, spec);
+                char have[96] = "", need[96] = "";
+                for (int d = 0; d < t->ndim; d++)
+                    snprintf(have + strlen(have), sizeof have - strlen(have), "%s%lld",
+                             d ? "," : "", (long long)t->shape[d]);
+                for (int d = 0; d < ndim; d++)
+                    snprintf(need + strlen(need), sizeof need - strlen(need), "%s%lld",
+                             d ? "," : "", (long long)(part ? (int64_t)want : dims[d]));
+                st = mn_fail(MN_ERR_FORMAT, "%s: tensor %s has shape [%s] but spec \"%s\" needs "
+                             "[%s]", path, name, have, mn_quote(spec).text, need);
                 goto fail;
             }
             memcpy(m->params + (part ? L->b_off : L->w_off), t->data, want * sizeof(float));

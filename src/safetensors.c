@@ -440,15 +440,16 @@ static mn_status parse(const uint8_t *data, size_t size, const char *name, mn_st
     char pbuf[PRINTABLE_CAP];
     if (size < 8)
         return mn_fail(MN_ERR_FORMAT,
-                       "%s: file is too short (%zu bytes) for the 8-byte header length", name,
-                       size);
+                       "%s: file is too short (%zu bytes) for the 8-byte header length: the "
+                       "file is truncated, or not a .safetensors file", name, size);
     uint64_t n = get_u64_le(data);
     if (n > (uint64_t)size - 8)
         return mn_fail(MN_ERR_FORMAT,
-                       "%s: header length %llu is beyond the end of the file (%zu bytes)", name,
+                       "%s: header length %llu is beyond the end of the file (%zu bytes): the "
+                       "file is truncated, or not a .safetensors file", name,
                        (unsigned long long)n, size);
     if (n > MN_ST_MAX_HEADER)
-        return mn_fail(MN_ERR_LIMIT, "%s: header length %llu is over the limit of %llu", name,
+        return mn_fail(MN_ERR_LIMIT, "%s: header length %llu is over the limit of %llu bytes", name,
                        (unsigned long long)n, (unsigned long long)MN_ST_MAX_HEADER);
     const uint8_t *data_area = data + 8 + n;
     uint64_t data_size = (uint64_t)size - 8 - n;

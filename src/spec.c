@@ -17,8 +17,8 @@
 
 static mn_status bad(const char *spec, int index, const char *token, const char *why)
 {
-    return mn_fail(MN_ERR_ARG, "model spec \"%s\": layer %d \"%s\": %s", spec, index + 1, token,
-                   why);
+    return mn_fail(MN_ERR_ARG, "model spec \"%s\": layer %d \"%s\": %s", mn_quote(spec).text,
+                   index + 1, mn_quote(token).text, why);
 }
 
 /* Parses field `f` of a token as an integer in [lo, hi]. */
@@ -55,18 +55,24 @@ mn_status mn_spec_parse(mn_model *m, const char *spec_in)
     size_t len = strlen(spec);
     if (spec[0] == ',' || spec[len - 1] == ',' || strstr(spec, ",,"))
         return mn_fail(MN_ERR_ARG, "model spec \"%s\": empty layer (two commas, or a comma at "
-                                   "an end)", spec);
+                                   "an end)", mn_quote(spec).text);
     char *copy = strdup(spec);
     if (!copy)
         return mn_fail(MN_ERR_NOMEM, "out of memory");
     mn_status st = MN_OK;
     int c = m->in_c, h = m->in_h, w = m->in_w;
     int n = 0, convs = 0, denses = 0;
+    if ((size_t)c * h * w > MAX_ACTIVATION) { /* each side may be 4096: the product overflows int */
+        st = mn_fail(MN_ERR_ARG, "model input %dx%dx%d is too large (at most 2^26 values)", c, h,
+                     w);
+        goto done;
+    }
     size_t offset = 0;
     char *save = NULL;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save), n++) {
         if (n >= MN_MAX_LAYERS) {
-            st = mn_fail(MN_ERR_ARG, "model spec \"%s\": more than %d layers", spec, MN_MAX_LAYERS);
+            st = mn_fail(MN_ERR_ARG, "model spec \"%s\": more than %d layers", mn_quote(spec).text,
+                         MN_MAX_LAYERS);
             goto done;
         }
         char token[128];
@@ -200,16 +206,17 @@ mn_status mn_spec_parse(mn_model *m, const char *spec_in)
         c = L->out_c, h = L->out_h, w = L->out_w;
     }
     if (n == 0) {
-        st = mn_fail(MN_ERR_ARG, "model spec \"%s\" has no layers", spec);
+        st = mn_fail(MN_ERR_ARG, "model spec \"%s\" has no layers", mn_quote(spec).text);
         goto done;
     }
     if (m->layers[n - 1].kind != MN_LAYER_DENSE) {
-        st = mn_fail(MN_ERR_ARG, "model spec \"%s\": the last layer must be dense:CLASSES", spec);
+        st = mn_fail(MN_ERR_ARG, "model spec \"%s\": the last layer must be dense:CLASSES",
+                     mn_quote(spec).text);
         goto done;
     }
     if (m->layers[n - 1].out_c < 2 || m->layers[n - 1].out_c > MN_MAX_CLASSES) {
         st = mn_fail(MN_ERR_ARG, "model spec \"%s\": the last layer must have 2 to %d outputs",
-                     spec, MN_MAX_CLASSES);
+                     mn_quote(spec).text, MN_MAX_CLASSES);
         goto done;
     }
     /* Names follow PyTorch modules: conv1, conv2, fc1, fc2 (a lone one: conv, fc). */

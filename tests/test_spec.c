@@ -93,5 +93,19 @@ int main(void)
                   MN_ERR_ARG, invalid[i].needle);
         CHECK(bad == NULL, "no model on failure");
     }
+    /* Found by fuzzing: messages stay one line and short whatever the spec holds, and an input
+     * whose sides are each in range but whose product is not is refused before any arithmetic. */
+    mn_model *bad = NULL;
+    CHECK_ERR(mn_model_create(&bad, "c\xee" "dropoun\n", 1, 28, 28, MN_INIT_DEFAULT, 1), MN_ERR_ARG,
+              "\\x0a\": unknown layer");
+    CHECK(!strchr(mn_error_message(), '\n'), "one line: %s", mn_error_message());
+    char long_spec[4000];
+    memset(long_spec, 'x', sizeof long_spec - 1);
+    long_spec[sizeof long_spec - 1] = '\0';
+    CHECK_ERR(mn_model_create(&bad, long_spec, 1, 28, 28, MN_INIT_DEFAULT, 1), MN_ERR_ARG,
+              "...\": unknown layer");
+    CHECK_ERR(mn_model_create(&bad, "dense:10", 4096, 4096, 4096, MN_INIT_DEFAULT, 1), MN_ERR_ARG,
+              "model input 4096x4096x4096 is too large");
+    CHECK(bad == NULL, "no model on failure");
     return check_summary();
 }

@@ -14,6 +14,7 @@ static void usage(FILE *out)
     fputs("usage: mnist eval MODEL [MODEL...] [options]\n"
           "  several models are evaluated as an ensemble (probabilities averaged)\n"
           "  --data DIR      MNIST directory (default $MNIST_DATA or ./data/mnist)\n"
+          "  --max-bytes N   refuse a data file over N bytes once gunzipped (default 2^28)\n"
           "  --split NAME    test (default) or train\n"
           "  --threads N     threads (default: all cores)\n"
           "  --json          one JSON object: accuracy, loss, confusion (rows = true class), ...\n"
@@ -113,8 +114,10 @@ int cmd_eval(int argc, char **argv)
                                          {"errors", required_argument, 0, 'e'},
                                          {"errors-max", required_argument, 0, 'E'},
                                          {"confusion", required_argument, 0, 'C'},
+                                         {"max-bytes", required_argument, 0, 'M'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
+    long long max_bytes = (long long)MN_DEFAULT_MAX_BYTES;
     const char *data = NULL, *split = "test";
     const char *errors_path = NULL, *confusion_path = NULL;
     long long threads = 0, errors_max = 100;
@@ -130,6 +133,7 @@ int cmd_eval(int argc, char **argv)
         case 'e': errors_path = optarg; break;
         case 'E': if (!cli_parse_int("--errors-max", optarg, 1, 10000, &errors_max)) return 2; break;
         case 'C': confusion_path = optarg; break;
+        case 'M': if (!cli_parse_int("--max-bytes", optarg, 16, 1LL << 40, &max_bytes)) return 2; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -154,10 +158,15 @@ int cmd_eval(int argc, char **argv)
             cli_lib_error();
             goto out;
         }
-    if (mn_dataset_load_dir(&set, cli_data_dir(data), !strcmp(split, "test") ? MN_SPLIT_TEST
-                                                                            : MN_SPLIT_TRAIN,
-                            NULL) != MN_OK) {
-        cli_lib_error();
+    mn_load_params lp = mn_load_default_params();
+    lp.max_bytes = (uint64_t)max_bytes;
+    mn_status ls = mn_dataset_load_dir(&set, cli_data_dir(data),
+                                       !strcmp(split, "test") ? MN_SPLIT_TEST : MN_SPLIT_TRAIN, &lp);
+    if (ls != MN_OK) {
+        if (ls == MN_ERR_LIMIT)
+            cli_error("%s (raise it with --max-bytes N)", mn_error_message());
+        else
+            cli_lib_error();
         goto out;
     }
     const uint32_t K = mn_model_num_classes(models[0]);
@@ -168,7 +177,8 @@ int cmd_eval(int argc, char **argv)
             goto out;
         }
     if (set->num_classes > K) {
-        cli_error("the data has %u classes but the model only %u", set->num_classes, K);
+        cli_error("%s: the data has %u classes but %s has only %u outputs", cli_data_dir(data),
+                  set->num_classes, argv[optind], K);
         goto out;
     }
     const uint32_t n = set->count;

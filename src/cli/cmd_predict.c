@@ -99,9 +99,14 @@ int cmd_predict(int argc, char **argv)
         const char *path = argv[a];
         mn_image img = {0};
         uint8_t px[784];
-        if (mn_image_load(path, &img) != MN_OK || mn_image_to_mnist(&img, px) != MN_OK ||
-            mn_model_predict(model, px, 1, probs, (int)threads) != MN_OK) {
-            cli_lib_error();
+        mn_status st = mn_image_load(path, &img);
+        bool named = st != MN_OK; /* the later steps' messages do not know the file's name */
+        if (st == MN_OK)
+            st = mn_image_to_mnist(&img, px);
+        if (st == MN_OK)
+            st = mn_model_predict(model, px, 1, probs, (int)threads);
+        if (st != MN_OK) {
+            named ? cli_lib_error() : cli_error("%s: %s", path, mn_error_message());
             mn_image_free(&img);
             failures++;
             continue;

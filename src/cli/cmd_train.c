@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "internal.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <signal.h>
@@ -31,6 +32,7 @@ static void usage(FILE *out)
           "  --eval-every N      evaluate every N steps (on --val images if given, else the test set)\n"
           "  --val N             hold out the last N training images to pick the best model\n"
           "  --data DIR          MNIST directory (default $MNIST_DATA or ./data/mnist)\n"
+          "  --max-bytes N       refuse a data file over N bytes once gunzipped (default 2^28)\n"
           "  --out FILE          model file to write (default model.safetensors)\n"
           "  --log FILE.csv      write step, epoch, loss, accuracy, images/s, lr per report\n"
           "  --plot FILE.svg     draw the loss and accuracy curves at the end (mnist plot draws them\n"
@@ -178,7 +180,9 @@ int cmd_train(int argc, char **argv)
         {"json", no_argument, 0, 'j'}, {"quiet", no_argument, 0, 'q'},
         {"checkpoint", required_argument, 0, 'c'}, {"checkpoint-every", required_argument, 0, 'C'},
         {"resume", required_argument, 0, 'R'}, {"plot", required_argument, 0, 'P'},
+        {"max-bytes", required_argument, 0, 'M'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    long long max_bytes = (long long)MN_DEFAULT_MAX_BYTES;
     const char *model_name = "softmax", *recipe_name = "tutorial", *data = NULL;
     const char *out_path = "model.safetensors", *log_path = NULL, *opt_name = NULL;
     const char *sched_name = NULL, *init_name = "default";
@@ -215,6 +219,7 @@ int cmd_train(int argc, char **argv)
         case 'C': if (!cli_parse_int("--checkpoint-every", optarg, 1, INT64_MAX, &checkpoint_every)) return 2; break;
         case 'R': resume = optarg; break;
         case 'P': plot_path = optarg; break;
+        case 'M': if (!cli_parse_int("--max-bytes", optarg, 16, 1LL << 40, &max_bytes)) return 2; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -268,6 +273,15 @@ int cmd_train(int argc, char **argv)
     p.threads = (int)threads;
     p.eval_every = eval_every;
 
+    /* An output that cannot be written fails now, not after the training. */
+    const char *outputs[2] = {out_path, checkpoint};
+    for (int i = 0; i < 2; i++) {
+        mn_atomic_file probe;
+        if (outputs[i] && mn_atomic_open(&probe, outputs[i]) != MN_OK)
+            return cli_lib_error();
+        if (outputs[i])
+            mn_atomic_abort(&probe);
+    }
     const char *dir = cli_data_dir(data);
     mn_dataset *train = NULL, *test = NULL, *valset = NULL;
     mn_model *model = NULL;
@@ -290,9 +304,16 @@ int cmd_train(int argc, char **argv)
         if (!checkpoint)
             checkpoint = resume;
     }
-    if (mn_dataset_load_dir(&train, dir, MN_SPLIT_TRAIN, NULL) != MN_OK ||
-        mn_dataset_load_dir(&test, dir, MN_SPLIT_TEST, NULL) != MN_OK) {
-        cli_lib_error();
+    mn_load_params lp = mn_load_default_params();
+    lp.max_bytes = (uint64_t)max_bytes;
+    mn_status ls = mn_dataset_load_dir(&train, dir, MN_SPLIT_TRAIN, &lp);
+    if (ls == MN_OK)
+        ls = mn_dataset_load_dir(&test, dir, MN_SPLIT_TEST, &lp);
+    if (ls != MN_OK) {
+        if (ls == MN_ERR_LIMIT)
+            cli_error("%s (raise it with --max-bytes N)", mn_error_message());
+        else
+            cli_lib_error();
         goto out;
     }
     if (val > 0) {
@@ -322,15 +343,16 @@ int cmd_train(int argc, char **argv)
         }
     }
     if (mn_model_num_classes(model) < test->num_classes) {
-        cli_error("the model has %u outputs but the data has %u classes",
-                  mn_model_num_classes(model), test->num_classes);
+        cli_error("%s: the data has %u classes but the model has only %u outputs (end the spec "
+                  "with dense:%u)", dir, test->num_classes, mn_model_num_classes(model),
+                  test->num_classes);
         goto out;
     }
     mn_train_params *tp = mn_trainer_params(trainer);
     if (log_path) {
         log = fopen(log_path, resume ? "a" : "w");
         if (!log) {
-            cli_error("%s: cannot write the log", log_path);
+            cli_error("%s: cannot write the log: %s", log_path, strerror(errno));
             goto out;
         }
         if (!resume)
