@@ -26,6 +26,9 @@ static void usage(FILE *out)
           "  --optimizer NAME    sgd, momentum or adam\n"
           "  --schedule NAME     constant, cosine or onecycle;  --warmup N  warm-up steps\n"
           "  --weight-decay X    decoupled weight decay (AdamW style)\n"
+          "  --augment SPEC      random distortions of training images, e.g.\n"
+          "                      shift:2,rotate:10,scale:0.1,elastic:8 (pixels, degrees, fraction,\n"
+          "                      elastic strength in pixels); seeded, training only\n"
           "  --init NAME         default (the recipe's), zero, truncnormal or he\n"
           "  --seed N            random seed (data order, initialisation, dropout); default 1\n"
           "  --threads N         threads (default: all cores)\n"
@@ -158,6 +161,38 @@ static void on_signal(int sig)
     g_stop = 1;
 }
 
+/* --augment shift:2,rotate:10,scale:0.1,elastic:8 */
+static bool parse_augment(const char *spec, mn_train_params *p)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", spec);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(tok, ':');
+        double v;
+        if (!colon) {
+            cli_error("--augment: '%s' is not NAME:VALUE (shift, rotate, scale or elastic)", tok);
+            return false;
+        }
+        *colon = '\0';
+        float *field = !strcmp(tok, "shift")     ? &p->aug_shift
+                       : !strcmp(tok, "rotate")  ? &p->aug_rotate
+                       : !strcmp(tok, "scale")   ? &p->aug_scale
+                       : !strcmp(tok, "elastic") ? &p->aug_elastic
+                                                 : NULL;
+        if (!field) {
+            cli_error("--augment: unknown distortion '%s' (shift, rotate, scale or elastic)", tok);
+            return false;
+        }
+        char opt[64];
+        snprintf(opt, sizeof opt, "--augment %s", tok);
+        if (!cli_parse_float(opt, colon + 1, 0, !strcmp(tok, "scale") ? 0.5 : 45, &v))
+            return false;
+        *field = (float)v;
+    }
+    return true;
+}
+
 static double now(void)
 {
     struct timespec ts;
@@ -173,6 +208,7 @@ int cmd_train(int argc, char **argv)
         {"batch", required_argument, 0, 'b'}, {"lr", required_argument, 0, 'l'},
         {"optimizer", required_argument, 0, 'O'}, {"schedule", required_argument, 0, 'S'},
         {"warmup", required_argument, 0, 'W'}, {"weight-decay", required_argument, 0, 'w'},
+        {"augment", required_argument, 0, 'A'},
         {"init", required_argument, 0, 'i'}, {"seed", required_argument, 0, 'x'},
         {"threads", required_argument, 0, 't'}, {"eval-every", required_argument, 0, 'E'},
         {"val", required_argument, 0, 'v'}, {"data", required_argument, 0, 'd'},
@@ -186,7 +222,7 @@ int cmd_train(int argc, char **argv)
     const char *model_name = "softmax", *recipe_name = "tutorial", *data = NULL;
     const char *out_path = "model.safetensors", *log_path = NULL, *opt_name = NULL;
     const char *sched_name = NULL, *init_name = "default";
-    const char *checkpoint = NULL, *resume = NULL, *plot_path = NULL;
+    const char *checkpoint = NULL, *resume = NULL, *plot_path = NULL, *augment = NULL;
     long long checkpoint_every = 0;
     long long steps = -1, batch = -1, seed = 1, threads = 0, eval_every = 0, val = 0, warmup = -1;
     double epochs = -1, lr = -1, wd = 0;
@@ -205,6 +241,7 @@ int cmd_train(int argc, char **argv)
         case 'S': sched_name = optarg; break;
         case 'W': if (!cli_parse_int("--warmup", optarg, 0, 100000000, &warmup)) return 2; break;
         case 'w': if (!cli_parse_float("--weight-decay", optarg, 0, 1, &wd)) return 2; break;
+        case 'A': augment = optarg; break;
         case 'i': init_name = optarg; break;
         case 'x': if (!cli_parse_int("--seed", optarg, 0, INT64_MAX, &seed)) return 2; break;
         case 't': if (!cli_parse_int("--threads", optarg, 0, 256, &threads)) return 2; break;
@@ -251,6 +288,8 @@ int cmd_train(int argc, char **argv)
     if (warmup >= 0)
         p.warmup_steps = warmup;
     p.weight_decay = (float)wd;
+    if (augment && !parse_augment(augment, &p))
+        return 2;
     if (opt_name) {
         if (!strcmp(opt_name, "sgd")) p.optimizer = MN_OPT_SGD;
         else if (!strcmp(opt_name, "momentum")) p.optimizer = MN_OPT_MOMENTUM;
