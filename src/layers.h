@@ -1,8 +1,8 @@
 /* layers.h: forward and backward kernels of each layer kind. The _ref versions are plain loops
  * (direct convolution, no blocking, one thread) that serve as ground truth for the tests; the
- * others are the fast ones the model runs (im2col + GEMM, OpenMP over the batch). All tensors are
- * NCHW, batch first. Backward kernels overwrite (not accumulate) their gradient outputs; a NULL
- * din skips the input gradient (first layer). */
+ * others are the fast ones the model runs (direct convolution tiles, GEMMs, the thread pool),
+ * tested against them. Reference tensors are NCHW, batch first. Backward kernels overwrite
+ * (not accumulate) their gradient outputs; a NULL din skips the input gradient (first layer). */
 #ifndef MN_LAYERS_H
 #define MN_LAYERS_H
 
@@ -16,15 +16,69 @@ void mn_conv2d_backward_ref(float *din, float *dw, float *db, const float *dout,
                             const float *w, int N, int C, int H, int W, int OC, int K, int S,
                             int P, int OH, int OW);
 
-/* Fast versions. `col` is a workspace of threads * C*K*K*OH*OW floats; `dw_part` (backward) of
- * threads * (OC*C*K*K + OC) floats. Results depend on the thread count only through the
- * fixed-order sum of per-thread weight gradients. */
+/* Strided convolutions (NCHW, im2col + one GEMM per image). `col` holds threads *
+ * C*K*K*OH*OW floats; `slots` (backward) mn_conv_chunks(N) * (OC*C*K*K + OC) floats. Results
+ * do not depend on the thread count. */
 void mn_conv2d_forward(float *out, const float *in, const float *w, const float *b, int N, int C,
                        int H, int W, int OC, int K, int S, int P, int OH, int OW, float *col,
                        int threads);
 void mn_conv2d_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                         const float *w, int N, int C, int H, int W, int OC, int K, int S, int P,
-                        int OH, int OW, float *col, float *dw_part, int threads);
+                        int OH, int OW, float *col, float *slots, int threads);
+
+/* ---- The fast path: stride-1 convolution with fused ReLU and 2x2 max-pool ----------------
+ * Images are "HCW": [rows][channels][columns], padded with zeros where a convolution reads
+ * them. Weights are repacked per step (mn_conv_pack). Backward works on chunks of images
+ * (mn_conv_chunks(N) of them, fixed by N alone), each writing its own weight-gradient slot;
+ * mn_conv_reduce sums the slots in chunk order. Results do not depend on the thread count. */
+typedef struct mn_conv_desc {
+    int C, H, W;      /* input channels and size */
+    int OC, K, P;     /* output channels, kernel size, zero padding (stride 1) */
+    int OH, OW;       /* convolution output: H + 2P - K + 1, W + 2P - K + 1 */
+    int relu, pool;   /* fused: ReLU; then max-pool 2x2 stride 2 */
+    int YH, YW;       /* what the op writes: (OH/2, OW/2) with pool, else (OH, OW) */
+    /* Input image n at in + n*in_img; value (y, c, x) at (y+P)*in_rs + c*in_cs + (x+P). */
+    size_t in_img;
+    long in_rs, in_cs;
+    /* Output image n at out + n*out_img + out_off; value (y, c, x) at y*out_rs + c*out_cs + x. */
+    size_t out_img, out_off;
+    long out_rs, out_cs;
+} mn_conv_desc;
+
+/* Fills OH, OW, YH, YW and an HCW input layout with padding P; the output layout is left to
+ * mn_conv_out_hcw / mn_conv_out_chw. */
+void mn_conv_desc_init(mn_conv_desc *d, int C, int H, int W, int OC, int K, int P, int relu,
+                       int pool);
+/* Output laid out HCW with zero padding `pad` (for a following convolution), or CHW (NCHW,
+ * PyTorch's flatten order, for a dense layer). Return floats per image. */
+size_t mn_conv_out_hcw(mn_conv_desc *d, int pad);
+size_t mn_conv_out_chw(mn_conv_desc *d);
+
+size_t mn_conv_wf_size(const mn_conv_desc *d); /* forward weights: [K][C][K][OCp] */
+size_t mn_conv_wb_size(const mn_conv_desc *d); /* input-gradient weights: [K][OCp][K][Cp] */
+/* Repacks w[OC,C,K,K] (PyTorch's layout) into wf and (if not NULL) wb. */
+void mn_conv_pack(const mn_conv_desc *d, float *wf, float *wb, const float *w, int threads);
+
+/* out (and, with pool, arg: the window position 0..3 of each maximum, [N][YH][OC][YW]) from
+ * in, wf, bias b (may be NULL). */
+void mn_conv_forward(const mn_conv_desc *d, float *out, uint8_t *arg, const float *in,
+                     const float *wf, const float *b, int N, int threads);
+
+int mn_conv_chunks(int N);
+size_t mn_conv_slot_size(const mn_conv_desc *d);          /* floats per weight-gradient slot */
+size_t mn_conv_scratch_size(const mn_conv_desc *d, int din); /* floats per thread */
+/* Gradients: din (input layout; interior only; NULL skips it) and the slots, from dout (output
+ * layout) and the forward's out and arg. `scratch` holds threads * mn_conv_scratch_size. */
+void mn_conv_backward(const mn_conv_desc *d, float *din, float *slots, const float *dout,
+                      const float *out, const uint8_t *arg, const float *in, const float *wb,
+                      int N, float *scratch, int threads);
+/* dw[OC,C,K,K] and db[OC] (may be NULL) = the sum of `nslots` slots, in order. */
+void mn_conv_reduce(const mn_conv_desc *d, float *dw, float *db, const float *slots,
+                    int nslots, int threads);
+
+/* Layout conversions for a convolution's input: NCHW <-> HCW with zero padding `pad`. */
+void mn_nchw_to_hcw(float *dst, const float *src, int N, int C, int H, int W, int pad);
+void mn_hcw_to_nchw(float *dst, const float *src, int N, int C, int H, int W, int pad);
 
 /* out[N,C,OH,OW] = max over each KxK window (stride S) of in[N,C,H,W]. Backward routes each
  * output gradient to the first maximum of its window (summing where windows overlap). */
@@ -42,10 +96,14 @@ void mn_dense_forward_ref(float *out, const float *in, const float *w, const flo
                           int IN, int OUT);
 void mn_dense_backward_ref(float *din, float *dw, float *db, const float *dout, const float *in,
                            const float *w, int N, int IN, int OUT);
+/* Fast versions, split into fixed blocks of the output (results independent of the thread
+ * count), with an optional fused ReLU: forward applies it to out; backward first masks dout
+ * (in place) where out <= 0. */
 void mn_dense_forward(float *out, const float *in, const float *w, const float *b, int N, int IN,
-                      int OUT, int threads);
-void mn_dense_backward(float *din, float *dw, float *db, const float *dout, const float *in,
-                       const float *w, int N, int IN, int OUT, int threads);
+                      int OUT, int relu, int threads);
+void mn_dense_backward(float *din, float *dw, float *db, float *dout, const float *out,
+                       const float *in, const float *w, int N, int IN, int OUT, int relu,
+                       int threads);
 
 /* Elementwise layers (n values). ReLU backward uses the forward output; dropout multiplies by
  * mask[i] * scale (mask 0 or 1, scale = 1/(1-p), "inverted" dropout). */
@@ -54,6 +112,10 @@ void mn_relu_backward(float *din, const float *dout, const float *out, size_t n)
 void mn_dropout_forward(float *out, const float *in, const uint8_t *mask, float scale, size_t n);
 void mn_dropout_backward(float *din, const float *dout, const uint8_t *mask, float scale,
                          size_t n);
+
+/* Adam over n parameters (see mn_conv_impl's adam), threaded. */
+void mn_adam_update(float *p, const float *g, float *m, float *v, size_t n, float b1, float b2,
+                    float step, float eps, float wd, int threads);
 
 /* Softmax over K classes for each of N rows: probs[N,K] (may be NULL), the mean cross-entropy
  * (returned, natural log) and dlogits[N,K] = (probs - onehot(labels)) / N (may be NULL). */

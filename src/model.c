@@ -1,5 +1,6 @@
 /* model.c: building a model from a spec, its parameters and workspace, the forward and backward
- * passes over the layer list, and prediction. Training lives in train.c, files in model_io.c. */
+ * passes (as fused operations, see "Execution plan" below), and prediction. Training lives in
+ * train.c, files in model_io.c. */
 #include "model_internal.h"
 
 #include "layers.h"
@@ -7,6 +8,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+static void free_workspace(mn_model *m);
 
 mn_status mn_model_create(mn_model **out, const char *spec, uint32_t channels, uint32_t rows,
                           uint32_t cols, mn_init init, uint64_t seed)
@@ -36,25 +40,6 @@ mn_status mn_model_create(mn_model **out, const char *spec, uint32_t channels, u
     mn_model_init_params(m, init, seed);
     *out = m;
     return MN_OK;
-}
-
-static void free_workspace(mn_model *m)
-{
-    for (int i = 0; i <= MN_MAX_LAYERS; i++) {
-        mn_free_aligned(m->act[i]);
-        m->act[i] = NULL;
-    }
-    for (int i = 0; i < MN_MAX_LAYERS; i++) {
-        free(m->dropout_mask[i]);
-        m->dropout_mask[i] = NULL;
-    }
-    mn_free_aligned(m->grad_a);
-    mn_free_aligned(m->grad_b);
-    mn_free_aligned(m->col);
-    mn_free_aligned(m->dw_part);
-    mn_free_aligned(m->probs);
-    m->grad_a = m->grad_b = m->col = m->dw_part = m->probs = NULL;
-    m->ws_batch = m->ws_threads = 0;
 }
 
 void mn_model_free(mn_model *m)
@@ -161,47 +146,242 @@ void mn_model_init_params(mn_model *m, mn_init init, uint64_t seed)
     }
 }
 
+/* ---- Execution plan: fused operations and activation layouts ------------------------------
+ * Layers run as operations: a stride-1 convolution takes a following ReLU and 2x2/2 max-pool
+ * with it, a dense layer a following ReLU. An activation read by a fast convolution is kept
+ * "HCW" with the convolution's zero padding around it (layers.h); every other is NCHW, which
+ * is also PyTorch's flatten order for dense layers. ReLU and dropout keep their input's
+ * layout (zeros stay zeros). */
+
+typedef enum op_kind {
+    OP_CONV,   /* stride-1 convolution [+ ReLU] [+ 2x2 max-pool], direct tiles */
+    OP_IM2COL, /* any other convolution */
+    OP_POOL,
+    OP_DENSE,  /* [+ ReLU] */
+    OP_RELU,
+    OP_DROPOUT,
+    OP_FLATTEN,
+} op_kind;
+
+typedef struct act_layout {
+    int hcw, pad;  /* HCW with this padding, or NCHW */
+    size_t size;   /* floats per image */
+} act_layout;
+
+typedef struct mn_op {
+    op_kind kind;
+    int first, last; /* layers first..last; reads act[first], writes act[last + 1] */
+    int relu;        /* dense: fused ReLU */
+    mn_conv_desc cd; /* OP_CONV */
+    float *wf, *wb;  /* OP_CONV: repacked weights */
+    uint8_t *arg;    /* OP_CONV with pool: window position of each maximum */
+    float *tmp;      /* NCHW output (and its gradient) when act[last + 1] is HCW */
+} mn_op;
+
+struct mn_plan {
+    int num_ops;
+    mn_op ops[MN_MAX_LAYERS];
+    act_layout act[MN_MAX_LAYERS + 1];
+    float *scratch; /* per thread, the convolutions' backward */
+    size_t scratch_per;
+    float *col;     /* per thread, im2col */
+    size_t col_per;
+    float *slots;   /* per chunk of images, convolution weight gradients */
+    double *times;  /* mn_model_ops: seconds per operation, forward and backward */
+    bool cpu_times;
+};
+
+static double now_seconds(bool cpu)
+{
+    struct timespec ts;
+    clock_gettime(cpu ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 static size_t layer_in_size(const mn_layer *L) { return (size_t)L->in_c * L->in_h * L->in_w; }
 static size_t layer_out_size(const mn_layer *L) { return (size_t)L->out_c * L->out_h * L->out_w; }
+
+static void plan_free(struct mn_plan *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < p->num_ops; i++) {
+        mn_free_aligned(p->ops[i].wf);
+        mn_free_aligned(p->ops[i].wb);
+        mn_free_aligned(p->ops[i].arg);
+        mn_free_aligned(p->ops[i].tmp);
+    }
+    mn_free_aligned(p->scratch);
+    mn_free_aligned(p->col);
+    mn_free_aligned(p->slots);
+    free(p);
+}
+
+static void free_workspace(mn_model *m)
+{
+    for (int i = 0; i <= MN_MAX_LAYERS; i++) {
+        mn_free_aligned(m->act[i]);
+        m->act[i] = NULL;
+    }
+    for (int i = 0; i < MN_MAX_LAYERS; i++) {
+        mn_free_aligned(m->dropout_mask[i]);
+        m->dropout_mask[i] = NULL;
+    }
+    mn_free_aligned(m->grad_a);
+    mn_free_aligned(m->grad_b);
+    mn_free_aligned(m->probs);
+    plan_free(m->plan);
+    m->plan = NULL;
+    m->grad_a = m->grad_b = m->probs = NULL;
+    m->ws_batch = m->ws_threads = 0;
+}
+
+/* Groups the layers into operations and picks each activation's layout. */
+static void plan_build(const mn_model *m, struct mn_plan *p)
+{
+    int n = 0;
+    for (int i = 0; i < m->num_layers; n++) {
+        const mn_layer *L = &m->layers[i];
+        mn_op *op = &p->ops[n];
+        memset(op, 0, sizeof *op);
+        op->first = i;
+        switch (L->kind) {
+        case MN_LAYER_CONV:
+            if (L->stride != 1) {
+                op->kind = OP_IM2COL;
+                break;
+            }
+            op->kind = OP_CONV;
+            {
+                int relu = i + 1 < m->num_layers && m->layers[i + 1].kind == MN_LAYER_RELU;
+                int j = i + relu + 1;
+                int pool = j < m->num_layers && m->layers[j].kind == MN_LAYER_POOL &&
+                           m->layers[j].k == 2 && m->layers[j].stride == 2;
+                mn_conv_desc_init(&op->cd, L->in_c, L->in_h, L->in_w, L->out_c, L->k, L->pad,
+                                  relu, pool);
+                i += relu + pool;
+            }
+            break;
+        case MN_LAYER_POOL: op->kind = OP_POOL; break;
+        case MN_LAYER_DENSE:
+            op->kind = OP_DENSE;
+            op->relu = i + 1 < m->num_layers && m->layers[i + 1].kind == MN_LAYER_RELU;
+            i += op->relu;
+            break;
+        case MN_LAYER_RELU: op->kind = OP_RELU; break;
+        case MN_LAYER_DROPOUT: op->kind = OP_DROPOUT; break;
+        case MN_LAYER_FLATTEN: op->kind = OP_FLATTEN; break;
+        }
+        op->last = i;
+        i++;
+    }
+    p->num_ops = n;
+    /* Layouts, from the logits back: an operation's input is HCW for a fast convolution, its
+     * output's layout for ReLU and dropout, else NCHW. */
+    const mn_layer *last = &m->layers[m->num_layers > 0 ? m->num_layers - 1 : 0];
+    p->act[m->num_layers] = (act_layout){0, 0, layer_out_size(last)};
+    for (int k = n - 1; k >= 0; k--) {
+        mn_op *op = &p->ops[k];
+        const mn_layer *L = &m->layers[op->first];
+        act_layout *a = &p->act[op->first];
+        if (op->kind == OP_CONV)
+            *a = (act_layout){1, L->pad, op->cd.in_img};
+        else if (op->kind == OP_RELU || op->kind == OP_DROPOUT)
+            *a = p->act[op->last + 1];
+        else
+            *a = (act_layout){0, 0, layer_in_size(L)};
+    }
+    /* Where a fast convolution writes, it writes in the layout wanted. */
+    for (int k = 0; k < n; k++) {
+        mn_op *op = &p->ops[k];
+        const act_layout *out = &p->act[op->last + 1];
+        if (op->kind == OP_CONV) {
+            if (out->hcw)
+                mn_conv_out_hcw(&op->cd, out->pad);
+            else
+                mn_conv_out_chw(&op->cd);
+        }
+    }
+}
+
+/* The spatial shape of activation i (the input of layer i, or the logits). */
+static void act_shape(const mn_model *m, int i, int *c, int *h, int *w)
+{
+    if (i < m->num_layers) {
+        const mn_layer *L = &m->layers[i];
+        *c = L->in_c, *h = L->in_h, *w = L->in_w;
+    } else {
+        const mn_layer *L = &m->layers[i > 0 ? i - 1 : 0];
+        *c = L->out_c, *h = L->out_h, *w = L->out_w;
+    }
+}
 
 mn_status mn_model_reserve(mn_model *m, int batch, int threads)
 {
     if (batch <= m->ws_batch && threads <= m->ws_threads)
         return MN_OK;
+    if (batch < 1 || threads < 1)
+        return mn_fail(MN_ERR_ARG, "batch %d or threads %d is below 1", batch, threads);
     if (batch < m->ws_batch)
         batch = m->ws_batch;
     if (threads < m->ws_threads)
         threads = m->ws_threads;
     free_workspace(m);
-    size_t max_act = layer_in_size(&m->layers[0]), max_col = 1, max_part = 1;
-    for (int i = 0; i < m->num_layers; i++) {
-        const mn_layer *L = &m->layers[i];
-        size_t o = layer_out_size(L);
-        max_act = o > max_act ? o : max_act;
-        if (L->kind == MN_LAYER_CONV) {
-            size_t col = (size_t)L->in_c * L->k * L->k * L->out_h * L->out_w;
-            max_col = col > max_col ? col : max_col;
-            size_t part = L->w_count + L->b_count;
-            max_part = part > max_part ? part : max_part;
-        }
-    }
+    struct mn_plan *p = calloc(1, sizeof *p);
+    if (!p)
+        return mn_fail(MN_ERR_NOMEM, "out of memory");
+    m->plan = p;
+    plan_build(m, p);
+    const size_t B = (size_t)batch;
+    const int slots = batch < 32 ? batch : 32;
     bool ok = true;
-    m->act[0] = mn_alloc_aligned((size_t)batch * layer_in_size(&m->layers[0]), sizeof(float));
-    ok = ok && m->act[0];
-    for (int i = 0; i < m->num_layers && ok; i++) {
-        m->act[i + 1] = mn_alloc_aligned((size_t)batch * layer_out_size(&m->layers[i]), sizeof(float));
-        ok = ok && m->act[i + 1];
-        if (m->layers[i].kind == MN_LAYER_DROPOUT) {
-            m->dropout_mask[i] = calloc((size_t)batch * layer_out_size(&m->layers[i]), 1);
-            ok = ok && m->dropout_mask[i];
+    size_t max_act = 0, slot_size = 0;
+    /* activations: each operation's input and output (a fused layer's own input is none) */
+    for (int k = 0; k < p->num_ops && ok; k++) {
+        const mn_op *op = &p->ops[k];
+        int idx[2] = {op->first, op->last + 1};
+        for (int s = 0; s < 2 && ok; s++) {
+            size_t size = p->act[idx[s]].size;
+            max_act = size > max_act ? size : max_act;
+            if (!m->act[idx[s]])
+                ok = (m->act[idx[s]] = mn_alloc_aligned(B * size, sizeof(float))) != NULL;
         }
     }
-    m->grad_a = mn_alloc_aligned((size_t)batch * max_act, sizeof(float));
-    m->grad_b = mn_alloc_aligned((size_t)batch * max_act, sizeof(float));
-    m->col = mn_alloc_aligned((size_t)threads * max_col, sizeof(float));
-    m->dw_part = mn_alloc_aligned((size_t)threads * max_part, sizeof(float));
-    m->probs = mn_alloc_aligned((size_t)batch * m->num_classes, sizeof(float));
-    ok = ok && m->grad_a && m->grad_b && m->col && m->dw_part && m->probs;
+    for (int k = 0; k < p->num_ops && ok; k++) {
+        mn_op *op = &p->ops[k];
+        const mn_layer *L = &m->layers[op->first];
+        const act_layout *out = &p->act[op->last + 1];
+        if (op->kind == OP_CONV) {
+            const mn_conv_desc *d = &op->cd;
+            ok = (op->wf = mn_alloc_aligned(mn_conv_wf_size(d), sizeof(float))) &&
+                 (op->wb = mn_alloc_aligned(mn_conv_wb_size(d), sizeof(float)));
+            if (ok && d->pool)
+                ok = (op->arg = mn_alloc_aligned(B * d->YH * d->OC * d->YW, 1)) != NULL;
+            size_t s = mn_conv_scratch_size(d, op->first > 0);
+            p->scratch_per = s > p->scratch_per ? s : p->scratch_per;
+            s = mn_conv_slot_size(d);
+            slot_size = s > slot_size ? s : slot_size;
+        } else if (op->kind == OP_IM2COL) {
+            size_t s = (size_t)L->in_c * L->k * L->k * L->out_h * L->out_w;
+            p->col_per = s > p->col_per ? s : p->col_per;
+            s = L->w_count + L->b_count;
+            slot_size = s > slot_size ? s : slot_size;
+        }
+        if (ok && op->kind != OP_CONV && out->hcw) /* NCHW result to convert */
+            ok = (op->tmp = mn_alloc_aligned(B * layer_out_size(&m->layers[op->last]),
+                                             sizeof(float))) != NULL;
+        if (ok && op->kind == OP_DROPOUT)
+            ok = (m->dropout_mask[op->first] = mn_alloc_aligned(B * out->size, 1)) != NULL;
+    }
+    if (ok && p->scratch_per)
+        ok = (p->scratch = mn_alloc_aligned((size_t)threads * p->scratch_per, sizeof(float))) != NULL;
+    if (ok && p->col_per)
+        ok = (p->col = mn_alloc_aligned((size_t)threads * p->col_per, sizeof(float))) != NULL;
+    if (ok && slot_size)
+        ok = (p->slots = mn_alloc_aligned((size_t)slots * slot_size, sizeof(float))) != NULL;
+    ok = ok && (m->grad_a = mn_alloc_aligned(B * max_act, sizeof(float))) &&
+         (m->grad_b = mn_alloc_aligned(B * max_act, sizeof(float))) &&
+         (m->probs = mn_alloc_aligned(B * m->num_classes, sizeof(float)));
     if (!ok) {
         free_workspace(m);
         return mn_fail(MN_ERR_NOMEM, "out of memory for a batch of %d images", batch);
@@ -211,49 +391,96 @@ mn_status mn_model_reserve(mn_model *m, int batch, int threads)
     return MN_OK;
 }
 
+/* Writes n images of normalised values into act[0]: v(i) = src[i] * scale + shift, where
+ * src is uint8 or float per `is_u8`. */
+static void load_input(mn_model *m, const void *src, bool is_u8, float scale, float shift, int n)
+{
+    const act_layout *a = &m->plan->act[0];
+    int C, H, W;
+    act_shape(m, 0, &C, &H, &W);
+    const size_t Wp = (size_t)W + 2 * a->pad, per = (size_t)C * H * W;
+    const uint8_t *u = src;
+    const float *f = src;
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < C; c++)
+            for (int y = 0; y < H; y++) {
+                float *dst = m->act[0] + (size_t)i * a->size +
+                             (a->hcw ? ((size_t)(y + a->pad) * C + c) * Wp + a->pad
+                                     : ((size_t)c * H + y) * W);
+                size_t s = (size_t)i * per + ((size_t)c * H + y) * W;
+                if (is_u8)
+                    for (int x = 0; x < W; x++)
+                        dst[x] = u[s + x] * scale + shift;
+                else
+                    for (int x = 0; x < W; x++)
+                        dst[x] = f[s + x] * scale + shift;
+            }
+}
+
 void mn_model_load_input_u8(mn_model *m, const uint8_t *pixels, int n)
 {
-    size_t count = (size_t)n * m->in_c * m->in_h * m->in_w;
-    float scale = 1.0f / (255.0f * m->norm_std), shift = -m->norm_mean / m->norm_std;
-    float *x = m->act[0];
-    for (size_t i = 0; i < count; i++)
-        x[i] = pixels[i] * scale + shift;
+    load_input(m, pixels, true, 1.0f / (255.0f * m->norm_std), -m->norm_mean / m->norm_std, n);
 }
 
 static void load_input_float(mn_model *m, const float *pixels, int n)
 {
-    size_t count = (size_t)n * m->in_c * m->in_h * m->in_w;
-    float scale = 1.0f / (255.0f * m->norm_std), shift = -m->norm_mean / m->norm_std;
-    for (size_t i = 0; i < count; i++)
-        m->act[0][i] = pixels[i] * scale + shift;
+    load_input(m, pixels, false, 1.0f / (255.0f * m->norm_std), -m->norm_mean / m->norm_std, n);
+}
+
+void mn_model_set_input(mn_model *m, const float *x, int n)
+{
+    load_input(m, x, false, 1.0f, 0.0f, n);
+}
+
+/* NCHW <-> the HCW layout of activation i, for n images. */
+static void to_layout(mn_model *m, int i, float *dst, const float *nchw, int n)
+{
+    int C, H, W;
+    act_shape(m, i, &C, &H, &W);
+    mn_nchw_to_hcw(dst, nchw, n, C, H, W, m->plan->act[i].pad);
+}
+
+static void from_layout(mn_model *m, int i, float *nchw, const float *src, int n)
+{
+    int C, H, W;
+    act_shape(m, i, &C, &H, &W);
+    mn_hcw_to_nchw(nchw, src, n, C, H, W, m->plan->act[i].pad);
 }
 
 void mn_model_forward(mn_model *m, int n, bool train, mn_rng *rng, int threads)
 {
-    for (int i = 0; i < m->num_layers; i++) {
-        const mn_layer *L = &m->layers[i];
-        const float *x = m->act[i];
-        float *y = m->act[i + 1];
+    struct mn_plan *p = m->plan;
+    threads = threads < m->ws_threads ? threads : m->ws_threads;
+    for (int k = 0; k < p->num_ops; k++) {
+        double t0 = p->times ? now_seconds(p->cpu_times) : 0.0;
+        mn_op *op = &p->ops[k];
+        const mn_layer *L = &m->layers[op->first];
+        const float *x = m->act[op->first];
+        float *y = op->tmp ? op->tmp : m->act[op->last + 1];
         const float *w = m->params + L->w_off, *b = m->params + L->b_off;
-        size_t count = (size_t)n * layer_out_size(L);
-        switch (L->kind) {
-        case MN_LAYER_CONV:
-            mn_conv2d_forward(y, x, w, b, n, L->in_c, L->in_h, L->in_w, L->out_c, L->k,
-                              L->stride, L->pad, L->out_h, L->out_w, m->col, threads);
+        size_t count = (size_t)n * p->act[op->last + 1].size;
+        switch (op->kind) {
+        case OP_CONV:
+            mn_conv_pack(&op->cd, op->wf, NULL, w, threads);
+            mn_conv_forward(&op->cd, y, op->arg, x, op->wf, b, n, threads);
             break;
-        case MN_LAYER_POOL:
+        case OP_IM2COL:
+            mn_conv2d_forward(y, x, w, b, n, L->in_c, L->in_h, L->in_w, L->out_c, L->k,
+                              L->stride, L->pad, L->out_h, L->out_w, p->col, threads);
+            break;
+        case OP_POOL:
             mn_maxpool_forward(y, x, n, L->in_c, L->in_h, L->in_w, L->k, L->stride, L->out_h,
                                L->out_w, threads);
             break;
-        case MN_LAYER_DENSE:
-            mn_dense_forward(y, x, w, b, n, L->in_c, L->out_c, threads);
+        case OP_DENSE:
+            mn_dense_forward(y, x, w, b, n, L->in_c, L->out_c, op->relu, threads);
             break;
-        case MN_LAYER_RELU:
+        case OP_RELU:
             mn_relu_forward(y, x, count);
             break;
-        case MN_LAYER_DROPOUT:
+        case OP_DROPOUT:
             if (train && L->p > 0.0f) {
-                uint8_t *mask = m->dropout_mask[i];
+                uint8_t *mask = m->dropout_mask[op->first];
                 uint32_t keep = (uint32_t)((1.0 - L->p) * 4294967296.0);
                 for (size_t j = 0; j < count; j++)
                     mask[j] = (uint32_t)(mn_rng_next(rng) >> 32) < keep;
@@ -262,58 +489,102 @@ void mn_model_forward(mn_model *m, int n, bool train, mn_rng *rng, int threads)
                 memcpy(y, x, count * sizeof(float));
             }
             break;
-        case MN_LAYER_FLATTEN:
-            memcpy(y, x, count * sizeof(float));
+        case OP_FLATTEN:
+            memcpy(y, x, (size_t)n * layer_out_size(L) * sizeof(float));
             break;
         }
+        if (op->tmp)
+            to_layout(m, op->last + 1, m->act[op->last + 1], op->tmp, n);
+        if (p->times)
+            p->times[2 * k] += now_seconds(p->cpu_times) - t0;
     }
 }
 
 void mn_model_backward(mn_model *m, int n, int threads)
 {
+    struct mn_plan *p = m->plan;
+    threads = threads < m->ws_threads ? threads : m->ws_threads;
     float *g = m->grad_a, *gin = m->grad_b;
-    for (int i = m->num_layers - 1; i >= 0; i--) {
-        const mn_layer *L = &m->layers[i];
-        const float *x = m->act[i], *y = m->act[i + 1];
+    for (int k = p->num_ops - 1; k >= 0; k--) {
+        double t0 = p->times ? now_seconds(p->cpu_times) : 0.0;
+        mn_op *op = &p->ops[k];
+        const mn_layer *L = &m->layers[op->first];
+        const float *x = m->act[op->first], *y = m->act[op->last + 1];
         const float *w = m->params + L->w_off;
         float *dw = m->grads + L->w_off, *db = m->grads + L->b_off;
-        float *din = i > 0 ? gin : NULL; /* no gradient for the input images */
-        size_t count = (size_t)n * layer_out_size(L);
-        switch (L->kind) {
-        case MN_LAYER_CONV:
-            mn_conv2d_backward(din, dw, db, g, x, w, n, L->in_c, L->in_h, L->in_w, L->out_c,
-                               L->k, L->stride, L->pad, L->out_h, L->out_w, m->col, m->dw_part,
+        float *din = op->first > 0 ? gin : NULL; /* no gradient for the input images */
+        size_t count = (size_t)n * p->act[op->last + 1].size;
+        float *gy = g;
+        if (op->tmp) { /* the gradient arrives HCW; this operation works NCHW */
+            from_layout(m, op->last + 1, op->tmp, g, n);
+            gy = op->tmp;
+        }
+        switch (op->kind) {
+        case OP_CONV:
+            if (din)
+                mn_conv_pack(&op->cd, op->wf, op->wb, w, threads);
+            mn_conv_backward(&op->cd, din, p->slots, gy, y, op->arg, x, op->wb, n, p->scratch,
+                             threads);
+            mn_conv_reduce(&op->cd, dw, L->b_count ? db : NULL, p->slots, mn_conv_chunks(n),
+                           threads);
+            break;
+        case OP_IM2COL:
+            mn_conv2d_backward(din, dw, db, gy, x, w, n, L->in_c, L->in_h, L->in_w, L->out_c,
+                               L->k, L->stride, L->pad, L->out_h, L->out_w, p->col, p->slots,
                                threads);
             break;
-        case MN_LAYER_POOL:
+        case OP_POOL:
             if (din)
-                mn_maxpool_backward(din, g, x, n, L->in_c, L->in_h, L->in_w, L->k, L->stride,
+                mn_maxpool_backward(din, gy, x, n, L->in_c, L->in_h, L->in_w, L->k, L->stride,
                                     L->out_h, L->out_w, threads);
             break;
-        case MN_LAYER_DENSE:
-            mn_dense_backward(din, dw, db, g, x, w, n, L->in_c, L->out_c, threads);
+        case OP_DENSE:
+            mn_dense_backward(din, dw, db, gy, y, x, w, n, L->in_c, L->out_c, op->relu, threads);
             break;
-        case MN_LAYER_RELU:
+        case OP_RELU:
             if (din)
-                mn_relu_backward(din, g, y, count);
+                mn_relu_backward(din, gy, y, count);
             break;
-        case MN_LAYER_DROPOUT:
+        case OP_DROPOUT:
             if (din) {
                 if (L->p > 0.0f)
-                    mn_dropout_backward(din, g, m->dropout_mask[i], 1.0f / (1.0f - L->p), count);
+                    mn_dropout_backward(din, gy, m->dropout_mask[op->first], 1.0f / (1.0f - L->p),
+                                        count);
                 else
-                    memcpy(din, g, count * sizeof(float));
+                    memcpy(din, gy, count * sizeof(float));
             }
             break;
-        case MN_LAYER_FLATTEN:
+        case OP_FLATTEN:
             if (din)
-                memcpy(din, g, count * sizeof(float));
+                memcpy(din, gy, (size_t)n * layer_out_size(L) * sizeof(float));
             break;
         }
         float *t = g;
         g = gin;
         gin = t;
+        if (p->times)
+            p->times[2 * k + 1] += now_seconds(p->cpu_times) - t0;
     }
+}
+
+int mn_model_ops(mn_model *m, char (*names)[48], double *times, bool cpu)
+{
+    struct mn_plan *p = m->plan;
+    if (!p)
+        return 0;
+    p->times = times;
+    p->cpu_times = cpu;
+    for (int k = 0; names && k < p->num_ops; k++) {
+        const mn_op *op = &p->ops[k];
+        const mn_layer *L = &m->layers[op->first];
+        static const char *const kinds[] = {"conv", "conv", "pool", "dense", "relu", "dropout",
+                                            "flatten"};
+        snprintf(names[k], 48, "%s%s%s%s", *L->name ? L->name : kinds[op->kind],
+                 op->relu || (op->kind == OP_CONV && op->cd.relu) ? "+relu" : "",
+                 op->kind == OP_CONV && op->cd.pool ? "+pool" : "",
+                 op->kind == OP_IM2COL ? " (im2col)" : "");
+    }
+    return p->num_ops;
 }
 
 /* Runs inference on n inputs in chunks that fit the workspace; writes probabilities. */

@@ -45,13 +45,14 @@ struct mn_model {
     int num_meta;
 
     /* Workspace for a batch of up to ws_batch images with ws_threads threads (see
-     * mn_model_reserve). act[i] is layer i's input (act[0] the batch), act[num_layers] the logits. */
+     * mn_model_reserve). act[i] is layer i's input (act[0] the batch, in the layout the first
+     * layer reads: use mn_model_set_input), act[num_layers] the logits [n, classes]; inputs of
+     * layers fused into the previous ones (ReLU, pooling after a convolution) are NULL. */
     int ws_batch, ws_threads;
     float *act[MN_MAX_LAYERS + 1];
     float *grad_a, *grad_b; /* ping-pong buffers for activation gradients */
     uint8_t *dropout_mask[MN_MAX_LAYERS];
-    float *col;             /* im2col, per thread */
-    float *dw_part;         /* per-thread conv weight gradients */
+    struct mn_plan *plan;   /* fused operations, layouts, scratch (model.c) */
     float *probs;           /* ws_batch x classes */
 };
 
@@ -65,12 +66,20 @@ mn_status mn_model_reserve(mn_model *model, int batch, int threads);
 
 /* Writes model->act[0] for n images from uint8 or float (0..255) pixels, normalising. */
 void mn_model_load_input_u8(mn_model *model, const uint8_t *pixels, int n);
+/* Writes model->act[0] from n images of already normalised values, [n, C, H, W]. */
+void mn_model_set_input(mn_model *model, const float *x, int n);
 
 /* Runs the layers on act[0] (n images); train enables dropout, drawing masks from rng. */
 void mn_model_forward(mn_model *model, int n, bool train, mn_rng *rng, int threads);
 
 /* Given dlogits in grad_a (n x classes), fills model->grads (overwriting). */
 void mn_model_backward(mn_model *model, int n, int threads);
+
+/* For benchmarks, after mn_model_reserve: the operations the layers run as (fused layers are
+ * one), named in names[k] ("conv1+relu+pool") if names is not NULL; returns their count. With
+ * `times` not NULL, later passes add operation k's seconds to times[2k] (forward) and
+ * times[2k+1] (backward): wall time, or the process's CPU time if `cpu`; NULL stops that. */
+int mn_model_ops(mn_model *model, char (*names)[48], double *times, bool cpu);
 
 /* Initialises parameters. */
 void mn_model_init_params(mn_model *model, mn_init init, uint64_t seed);

@@ -1,42 +1,55 @@
 /* optim.c: the parameter update rules (SGD, momentum, Adam, with decoupled weight decay) and the
- * learning-rate schedules. One loop over the flat parameter arena. */
+ * learning-rate schedules. One loop over the flat parameter arena, in fixed blocks on the
+ * thread pool (Adam's inner loop is vectorised in kernels/). */
 #include "model_internal.h"
 
+#include "layers.h"
+#include "pool.h"
+
 #include <math.h>
+
+typedef struct sgd_job {
+    float *params, *m1;
+    const float *grads;
+    size_t n;
+    float lr, wd, mu;
+} sgd_job;
+
+enum { BLOCK = 1 << 15 };
+
+/* One block of SGD (m1 NULL) or momentum. */
+static void sgd_task(void *ctx, int t, int worker)
+{
+    (void)worker;
+    const sgd_job *j = ctx;
+    size_t lo = (size_t)t * BLOCK, hi = j->n - lo < BLOCK ? j->n : lo + BLOCK;
+    float *p = j->params, *m = j->m1;
+    const float *g = j->grads;
+    if (!m) {
+        for (size_t i = lo; i < hi; i++)
+            p[i] -= j->lr * g[i] + j->wd * p[i];
+        return;
+    }
+    for (size_t i = lo; i < hi; i++) {
+        m[i] = j->mu * m[i] + g[i];
+        p[i] -= j->lr * m[i] + j->wd * p[i];
+    }
+}
 
 void mn_optim_update(float *params, const float *grads, float *m1, float *m2, size_t n,
                      const mn_train_params *p, float lr, int64_t t, int threads)
 {
     const float wd = p->weight_decay > 0.0f ? lr * p->weight_decay : 0.0f;
-    switch (p->optimizer) {
-    case MN_OPT_SGD:
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (size_t i = 0; i < n; i++)
-            params[i] -= lr * grads[i] + wd * params[i];
-        break;
-    case MN_OPT_MOMENTUM: {
-        const float mu = p->momentum;
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (size_t i = 0; i < n; i++) {
-            m1[i] = mu * m1[i] + grads[i];
-            params[i] -= lr * m1[i] + wd * params[i];
-        }
-        break;
-    }
-    case MN_OPT_ADAM: {
-        const float b1 = p->beta1, b2 = p->beta2, eps = p->eps;
+    if (p->optimizer == MN_OPT_ADAM) {
+        const double b1 = p->beta1, b2 = p->beta2;
         /* The bias corrections folded into the step size, as TensorFlow's Adam does. */
         const float step = lr * (float)(sqrt(1.0 - pow(b2, (double)t)) / (1.0 - pow(b1, (double)t)));
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (size_t i = 0; i < n; i++) {
-            float g = grads[i];
-            m1[i] = b1 * m1[i] + (1.0f - b1) * g;
-            m2[i] = b2 * m2[i] + (1.0f - b2) * g * g;
-            params[i] -= step * m1[i] / (sqrtf(m2[i]) + eps) + wd * params[i];
-        }
-        break;
+        mn_adam_update(params, grads, m1, m2, n, p->beta1, p->beta2, step, p->eps, wd, threads);
+        return;
     }
-    }
+    sgd_job j = {params, p->optimizer == MN_OPT_MOMENTUM ? m1 : NULL, grads, n, lr, wd,
+                 p->momentum};
+    mn_pool_run(n < 100000 ? 1 : threads, (int)((n + BLOCK - 1) / BLOCK), sgd_task, &j);
 }
 
 float mn_schedule_lr(const mn_train_params *p, int64_t step, int64_t total)

@@ -5,6 +5,7 @@
 #include "check.h"
 #include "internal.h"
 #include "layers.h"
+#include "kernels.h"
 #include "model_internal.h"
 
 #include <math.h>
@@ -99,10 +100,11 @@ static void test_conv(conv_case c)
           "conv N%d C%d %dx%d OC%d K%d S%d P%d: finite differences dx %.2e dw %.2e db %.2e",
           c.N, c.C, c.H, c.W, c.OC, c.K, c.S, c.P, ex, ew, eb);
 
-    /* fast kernels against the reference, with 1 and 2 threads */
+    /* the im2col kernels against the reference, with 1 and 2 threads */
     for (int threads = 1; threads <= 2; threads++) {
         size_t colsz = (size_t)c.C * c.K * c.K * k.OH * k.OW;
-        float *col = randn(colsz * threads, 0), *part = randn((nw + c.OC) * threads, 0);
+        float *col = randn(colsz * threads, 0);
+        float *part = randn((nw + c.OC) * (size_t)mn_conv_chunks(c.N), 0);
         float *dx2 = randn(nx, 0), *dw2 = randn(nw, 0), *db2 = randn(c.OC, 0);
         mn_conv2d_forward_ref(y, k.x, k.w, k.b, c.N, c.C, c.H, c.W, c.OC, c.K, c.S, c.P, k.OH, k.OW);
         mn_conv2d_forward(y2, k.x, k.w, k.b, c.N, c.C, c.H, c.W, c.OC, c.K, c.S, c.P, k.OH, k.OW,
@@ -113,14 +115,107 @@ static void test_conv(conv_case c)
         double bx = max_rel_diff(dx2, dx, nx), bw = max_rel_diff(dw2, dw, nw),
                bb = max_rel_diff(db2, db, c.OC);
         CHECK(ef < 1e-4 && bx < 1e-4 && bw < 1e-4 && bb < 1e-4,
-              "fast conv (%d threads) vs reference: forward %.2e dx %.2e dw %.2e db %.2e", threads,
-              ef, bx, bw, bb);
+              "im2col conv (%d threads) vs reference: forward %.2e dx %.2e dw %.2e db %.2e",
+              threads, ef, bx, bw, bb);
         mn_free_aligned(col), mn_free_aligned(part), mn_free_aligned(dx2);
         mn_free_aligned(dw2), mn_free_aligned(db2);
     }
     mn_free_aligned(k.x), mn_free_aligned(k.w), mn_free_aligned(k.b), mn_free_aligned(R);
     mn_free_aligned(y), mn_free_aligned(y2), mn_free_aligned(dx), mn_free_aligned(dw);
     mn_free_aligned(db);
+}
+
+/* The direct (stride-1) convolution with fused ReLU and pool against reference layers run one
+ * after the other, on HCW images, for an output laid out HCW with padding `opad` (or CHW when
+ * opad < 0). Also: padding left untouched, and the same bits with 1 and 3 threads. */
+static void test_conv_fast(conv_case c, int relu, int pool, int opad)
+{
+    mn_conv_desc d;
+    mn_conv_desc_init(&d, c.C, c.H, c.W, c.OC, c.K, c.P, relu, pool);
+    size_t out_img = opad >= 0 ? mn_conv_out_hcw(&d, opad) : mn_conv_out_chw(&d);
+    const int N = c.N, OH = d.OH, OW = d.OW, YH = d.YH, YW = d.YW;
+    size_t nx = (size_t)N * c.C * c.H * c.W, nw = (size_t)c.OC * c.C * c.K * c.K;
+    size_t n0 = (size_t)N * c.OC * OH * OW, ny = (size_t)N * c.OC * YH * YW;
+    float *x = randn(nx, 1), *w = randn(nw, 0.3f), *b = randn(c.OC, 0.1f);
+    /* reference: conv, relu, pool; backward in reverse */
+    float *y0 = randn(n0, 0), *y1 = randn(n0, 0), *y2 = randn(ny, 0), *R = randn(ny, 1);
+    float *g1 = randn(n0, 0), *g0 = randn(n0, 0), *dx = randn(nx, 0), *dw = randn(nw, 0);
+    float *db = randn(c.OC, 0);
+    mn_conv2d_forward_ref(y0, x, w, b, N, c.C, c.H, c.W, c.OC, c.K, 1, c.P, OH, OW);
+    memcpy(y1, y0, n0 * sizeof(float));
+    if (relu)
+        mn_relu_forward(y1, y0, n0);
+    if (pool)
+        mn_maxpool_forward_ref(y2, y1, N, c.OC, OH, OW, 2, 2, YH, YW);
+    else
+        memcpy(y2, y1, n0 * sizeof(float));
+    if (pool)
+        mn_maxpool_backward_ref(g1, R, y1, N, c.OC, OH, OW, 2, 2, YH, YW);
+    else
+        memcpy(g1, R, n0 * sizeof(float));
+    memcpy(g0, g1, n0 * sizeof(float));
+    if (relu)
+        mn_relu_backward(g0, g1, y1, n0);
+    mn_conv2d_backward_ref(dx, dw, db, g0, x, w, N, c.C, c.H, c.W, c.OC, c.K, 1, c.P, OH, OW);
+
+    float *xh = randn((size_t)N * d.in_img, 0), *dout = randn((size_t)N * out_img, 0);
+    mn_nchw_to_hcw(xh, x, N, c.C, c.H, c.W, c.P);
+    if (opad >= 0)
+        mn_nchw_to_hcw(dout, R, N, c.OC, YH, YW, opad);
+    else
+        memcpy(dout, R, ny * sizeof(float));
+    float *first_out = NULL, *first_dw = NULL, *first_din = NULL;
+    for (int threads = 1; threads <= 3; threads += 2) {
+        float *wf = randn(mn_conv_wf_size(&d), 0), *wb = randn(mn_conv_wb_size(&d), 0);
+        float *out = mn_alloc_aligned((size_t)N * out_img, sizeof(float));
+        float *din = mn_alloc_aligned((size_t)N * d.in_img, sizeof(float));
+        uint8_t *arg = mn_alloc_aligned((size_t)N * YH * c.OC * YW + 1, 1);
+        float *slots = randn((size_t)mn_conv_chunks(N) * mn_conv_slot_size(&d), 0);
+        float *scratch = randn((size_t)threads * mn_conv_scratch_size(&d, 1), 0);
+        float *y3 = randn(ny, 0), *dx3 = randn(nx, 0), *dw3 = randn(nw, 0), *db3 = randn(c.OC, 0);
+        mn_conv_pack(&d, wf, wb, w, threads);
+        mn_conv_forward(&d, out, arg, xh, wf, b, N, threads);
+        mn_conv_backward(&d, din, slots, dout, out, arg, xh, wb, N, scratch, threads);
+        mn_conv_reduce(&d, dw3, db3, slots, mn_conv_chunks(N), threads);
+        if (opad >= 0)
+            mn_hcw_to_nchw(y3, out, N, c.OC, YH, YW, opad);
+        else
+            memcpy(y3, out, ny * sizeof(float));
+        mn_hcw_to_nchw(dx3, din, N, c.C, c.H, c.W, c.P);
+        /* the padding of both HCW buffers is still zero */
+        double pad_sum = 0;
+        for (size_t i = 0; i < (size_t)N * out_img; i++)
+            pad_sum += fabs(out[i]);
+        for (size_t i = 0; i < ny; i++)
+            pad_sum -= fabs(y3[i]);
+        float *din_back = mn_alloc_aligned((size_t)N * d.in_img, sizeof(float));
+        mn_nchw_to_hcw(din_back, dx3, N, c.C, c.H, c.W, c.P);
+        bool din_pad_ok = memcmp(din_back, din, sizeof(float) * N * d.in_img) == 0;
+        double ef = max_rel_diff(y3, y2, ny), ex = max_rel_diff(dx3, dx, nx);
+        double ew = max_rel_diff(dw3, dw, nw), eb = max_rel_diff(db3, db, c.OC);
+        CHECK(ef < 1e-4 && ex < 1e-4 && ew < 1e-4 && eb < 1e-4 && fabs(pad_sum) < 1e-3 && din_pad_ok,
+              "direct conv %s N%d C%d %dx%d OC%d K%d P%d relu %d pool %d out pad %d (%d threads): "
+              "forward %.2e dx %.2e dw %.2e db %.2e, padding %s",
+              mn_kernels_isa(), N, c.C, c.H, c.W, c.OC, c.K, c.P, relu, pool, opad, threads, ef,
+              ex, ew, eb, fabs(pad_sum) < 1e-3 && din_pad_ok ? "untouched" : "WRITTEN");
+        if (!first_out) {
+            first_out = y3, first_dw = dw3, first_din = dx3;
+        } else {
+            CHECK(!memcmp(first_out, y3, ny * sizeof(float)) &&
+                      !memcmp(first_dw, dw3, nw * sizeof(float)) &&
+                      !memcmp(first_din, dx3, nx * sizeof(float)),
+                  "direct conv: 1 and 3 threads give different bits");
+            mn_free_aligned(y3), mn_free_aligned(dw3), mn_free_aligned(dx3);
+        }
+        mn_free_aligned(wf), mn_free_aligned(wb), mn_free_aligned(out), mn_free_aligned(din);
+        mn_free_aligned(arg), mn_free_aligned(slots), mn_free_aligned(scratch);
+        mn_free_aligned(db3), mn_free_aligned(din_back);
+    }
+    mn_free_aligned(first_out), mn_free_aligned(first_dw), mn_free_aligned(first_din);
+    mn_free_aligned(x), mn_free_aligned(w), mn_free_aligned(b), mn_free_aligned(y0);
+    mn_free_aligned(y1), mn_free_aligned(y2), mn_free_aligned(R), mn_free_aligned(g1);
+    mn_free_aligned(g0), mn_free_aligned(dx), mn_free_aligned(dw), mn_free_aligned(db);
+    mn_free_aligned(xh), mn_free_aligned(dout);
 }
 
 typedef struct pool_ctx {
@@ -195,16 +290,33 @@ static void test_dense(int N, int IN, int OUT)
     double eb = fd_check(dense_fwd, &k, y, R, ny, k.b, db, OUT);
     CHECK(ex < 1e-2 && ew < 1e-2 && eb < 1e-2,
           "dense N%d %d->%d: finite differences dx %.2e dw %.2e db %.2e", N, IN, OUT, ex, ew, eb);
+    float *g = randn(ny, 0), *yr = randn(ny, 0);
     for (int threads = 1; threads <= 2; threads++) {
         dense_fwd(&k, y);
-        mn_dense_forward(y2, k.x, k.w, k.b, N, IN, OUT, threads);
-        mn_dense_backward(dx2, dw2, db2, R, k.x, k.w, N, IN, OUT, threads);
+        mn_dense_forward(y2, k.x, k.w, k.b, N, IN, OUT, 0, threads);
+        memcpy(g, R, ny * sizeof(float));
+        mn_dense_backward(dx2, dw2, db2, g, y2, k.x, k.w, N, IN, OUT, 0, threads);
         double ef = max_rel_diff(y2, y, ny), bx = max_rel_diff(dx2, dx, (size_t)N * IN),
                bw = max_rel_diff(dw2, dw, (size_t)OUT * IN), bb = max_rel_diff(db2, db, OUT);
         CHECK(ef < 1e-4 && bx < 1e-4 && bw < 1e-4 && bb < 1e-4,
               "fast dense N%d %d->%d (%d threads) vs reference: forward %.2e dx %.2e dw %.2e db %.2e",
               N, IN, OUT, threads, ef, bx, bw, bb);
+        /* with the ReLU fused: the reference's ReLU, then the gradient masked where out <= 0 */
+        mn_relu_forward(yr, y, ny);
+        mn_dense_forward(y2, k.x, k.w, k.b, N, IN, OUT, 1, threads);
+        for (size_t i = 0; i < ny; i++)
+            g[i] = yr[i] > 0.0f ? R[i] : 0.0f;
+        mn_dense_backward_ref(dx, dw, db, g, k.x, k.w, N, IN, OUT);
+        memcpy(g, R, ny * sizeof(float));
+        mn_dense_backward(dx2, dw2, db2, g, y2, k.x, k.w, N, IN, OUT, 1, threads);
+        ef = max_rel_diff(y2, yr, ny), bx = max_rel_diff(dx2, dx, (size_t)N * IN);
+        bw = max_rel_diff(dw2, dw, (size_t)OUT * IN), bb = max_rel_diff(db2, db, OUT);
+        CHECK(ef < 1e-4 && bx < 1e-4 && bw < 1e-4 && bb < 1e-4,
+              "fast dense+relu N%d %d->%d (%d threads): forward %.2e dx %.2e dw %.2e db %.2e", N,
+              IN, OUT, threads, ef, bx, bw, bb);
+        mn_dense_backward_ref(dx, dw, db, R, k.x, k.w, N, IN, OUT);
     }
+    mn_free_aligned(g), mn_free_aligned(yr);
     mn_free_aligned(k.x), mn_free_aligned(k.w), mn_free_aligned(k.b), mn_free_aligned(R);
     mn_free_aligned(y), mn_free_aligned(y2), mn_free_aligned(dx), mn_free_aligned(dw);
     mn_free_aligned(db), mn_free_aligned(dx2), mn_free_aligned(dw2), mn_free_aligned(db2);
@@ -282,7 +394,7 @@ static void test_model_gradient(const char *spec, int H, int threads)
     CHECK(mn_model_reserve(m, N, threads) == MN_OK, "reserve");
     uint8_t labels[N] = {1, 0, 2};
     float *input = randn((size_t)N * H * H, 1.0f);
-    memcpy(m->act[0], input, sizeof(float) * N * H * H);
+    mn_model_set_input(m, input, N);
     mn_model_forward(m, N, false, NULL, threads);
     mn_softmax_xent(m->grad_a, NULL, m->act[m->num_layers], labels, N, m->num_classes);
     mn_model_backward(m, N, threads);
@@ -299,7 +411,7 @@ static void test_model_gradient(const char *spec, int H, int threads)
             double l[2];
             for (int s = 0; s < 2; s++) {
                 m->params[i] = keep + (s ? -eps : eps);
-                memcpy(m->act[0], input, sizeof(float) * N * H * H);
+                mn_model_set_input(m, input, N);
                 mn_model_forward(m, N, false, NULL, threads);
                 l[s] = mn_softmax_xent(NULL, NULL, m->act[m->num_layers], labels, N,
                                        m->num_classes);
@@ -343,5 +455,31 @@ int main(void)
     test_model_gradient("conv:3:3,relu,pool:2,conv:4:3:2,relu,dense:5,relu,dense:3", 8, 1);
     test_model_gradient("conv:3:3,relu,pool:2,conv:4:3:2,relu,dense:5,relu,dense:3", 8, 2);
     test_model_gradient("dense:7,relu,dense:3", 5, 1);
+    /* fused and unfused operations, layout changes between them */
+    test_model_gradient("conv:4:3,pool:3:2,conv:5:3,relu,flatten,dropout:0,dense:3", 9, 2);
+    test_model_gradient("conv:2:3:1:0,conv:3:3,relu,pool:2,dense:4,relu,dropout:0,dense:3", 8, 3);
+    test_model_gradient("conv:3:5,relu,relu,pool:2,dense:3", 8, 1);
+    test_model_gradient("flatten,conv:3:1:1:0,relu,dense:2", 5, 2);
+
+    /* the direct convolution: shapes of the cnn, odd sizes, batch 1, channel counts around the
+     * tile sizes, kernels wider than a tile of taps, padding wider than the kernel */
+    const conv_case fast[] = {
+        {2, 3, 7, 6, 4, 3, 1, 1},   {1, 1, 28, 28, 32, 5, 1, 2}, {3, 32, 14, 14, 64, 5, 1, 2},
+        {2, 5, 9, 17, 40, 7, 1, 3}, {1, 2, 5, 5, 17, 1, 1, 0},   {2, 3, 6, 5, 20, 3, 1, 0},
+        {1, 2, 4, 4, 3, 2, 1, 3},   {33, 2, 6, 6, 5, 3, 1, 1},   {2, 70, 5, 5, 66, 3, 1, 1},
+    };
+    const int variants[][3] = {{0, 0, -1}, {1, 0, 0}, {1, 1, 2}, {0, 1, -1}, {1, 1, -1}};
+    const char *isas[] = {"avx512", "portable"};
+    for (int a = 0; a < 2; a++) {
+        if (mn_kernels_set_isa(isas[a]) != 0) {
+            printf("(no %s on this CPU)\n", isas[a]);
+            continue;
+        }
+        for (size_t i = 0; i < sizeof fast / sizeof fast[0]; i++)
+            for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++)
+                if (i != 2 || v == 2 || v == 4) /* the big one: only as the cnn runs it */
+                    test_conv_fast(fast[i], variants[v][0], variants[v][1], variants[v][2]);
+    }
+    mn_kernels_set_isa(NULL);
     return check_summary();
 }

@@ -1,0 +1,218 @@
+/* pool.c: the process-wide worker pool behind mn_pool_run (see pool.h). Workers are started on
+ * first use and live until the process exits. A loop is published as a generation number;
+ * tasks are claimed by compare-and-swap on (generation, next task), so a worker that wakes late
+ * can never take a task of a later loop. Idle threads spin for a short while (the next loop of
+ * a training step usually follows within microseconds), then sleep on a futex so that a core
+ * shared with another process is not burnt on waiting.
+ * Left out: priorities, several loops at once (a second caller runs its loop by itself). */
+#include "pool.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CPU_RELAX() _mm_pause()
+#else
+#define CPU_RELAX() ((void)0)
+#endif
+
+enum { MAX_WORKERS = 63 };
+#define WORKER_SPIN_NS 150000 /* a worker waits this long for the next loop before sleeping */
+#define CALLER_SPIN_NS 50000  /* the caller waits this long for the last tasks before sleeping */
+
+static struct {
+    pthread_mutex_t lock;      /* held by the thread running a parallel loop */
+    int started;               /* workers started (ids 1..started), under lock */
+    _Atomic uint32_t gen;      /* loop generation; idle workers wait for it to change */
+    _Atomic int sleepers;      /* workers asleep, or about to be, on gen */
+    _Atomic uint64_t state;    /* (generation << 32) | next unclaimed task */
+    _Atomic uint32_t done;     /* tasks of the current loop finished */
+    _Atomic int caller_asleep; /* the caller sleeps on `done` */
+    /* The loop, written by the caller before it publishes a generation. */
+    _Atomic(mn_task_fn) fn;
+    _Atomic(void *) ctx;
+    _Atomic int tasks, helpers; /* workers 1..helpers take part */
+} g = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static _Thread_local int t_in_task; /* this thread is inside a task (nested loops run serially) */
+
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static void futex_wait(_Atomic uint32_t *addr, uint32_t expected)
+{
+#if defined(__linux__)
+    syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+#else
+    (void)addr, (void)expected;
+    sched_yield();
+#endif
+}
+
+static void futex_wake(_Atomic uint32_t *addr)
+{
+#if defined(__linux__)
+    syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+#else
+    (void)addr;
+#endif
+}
+
+/* Claims and runs tasks of loop `gen` until none are left (or a later loop has begun). */
+static void run_tasks(int worker, uint32_t gen)
+{
+    t_in_task = 1;
+    for (;;) {
+        uint64_t s = atomic_load_explicit(&g.state, memory_order_acquire);
+        if ((uint32_t)(s >> 32) != gen)
+            break;
+        /* These belong to `gen` if the claim below succeeds: the caller rewrites them only
+         * after every task of `gen` has been claimed and finished. */
+        mn_task_fn fn = atomic_load_explicit(&g.fn, memory_order_relaxed);
+        void *ctx = atomic_load_explicit(&g.ctx, memory_order_relaxed);
+        uint32_t tasks = (uint32_t)atomic_load_explicit(&g.tasks, memory_order_relaxed);
+        uint32_t t = (uint32_t)s;
+        if (t >= tasks)
+            break;
+        if (!atomic_compare_exchange_weak_explicit(&g.state, &s, s + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue;
+        fn(ctx, (int)t, worker);
+        if (atomic_fetch_add(&g.done, 1) + 1 == tasks && atomic_load(&g.caller_asleep))
+            futex_wake(&g.done);
+    }
+    t_in_task = 0;
+}
+
+static void *worker_main(void *arg)
+{
+    int id = (int)((intptr_t)arg & 0xff);
+    uint32_t seen = (uint32_t)((uintptr_t)arg >> 8);
+    for (;;) {
+        double t0 = now_ns();
+        uint32_t cur;
+        for (int i = 0; (cur = atomic_load(&g.gen)) == seen; i++) {
+            CPU_RELAX();
+            if ((i & 63) == 63 && now_ns() - t0 > WORKER_SPIN_NS) {
+                atomic_fetch_add(&g.sleepers, 1);
+                while ((cur = atomic_load(&g.gen)) == seen)
+                    futex_wait(&g.gen, seen);
+                atomic_fetch_sub(&g.sleepers, 1);
+                break;
+            }
+        }
+        seen = cur;
+        if (id <= atomic_load_explicit(&g.helpers, memory_order_relaxed))
+            run_tasks(id, cur);
+    }
+    return NULL;
+}
+
+/* Starts workers up to `want` (under the lock); returns how many there are. */
+static int ensure_workers(int want)
+{
+    if (want > MAX_WORKERS)
+        want = MAX_WORKERS;
+    if (g.started >= want)
+        return g.started;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* signals go to the application's threads */
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) == 0) {
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        uint32_t gen = atomic_load(&g.gen);
+        while (g.started < want) {
+            pthread_t th;
+            uintptr_t arg = ((uintptr_t)gen << 8) | (uintptr_t)(g.started + 1);
+            if (pthread_create(&th, &attr, worker_main, (void *)arg) != 0)
+                break;
+            g.started++;
+        }
+        pthread_attr_destroy(&attr);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return g.started;
+}
+
+static void run_serial(int tasks, mn_task_fn fn, void *ctx)
+{
+    int saved = t_in_task;
+    t_in_task = 1;
+    for (int t = 0; t < tasks; t++)
+        fn(ctx, t, 0);
+    t_in_task = saved;
+}
+
+/* A child process has none of the parent's workers. */
+static void after_fork_child(void)
+{
+    pthread_mutex_init(&g.lock, NULL);
+    g.started = 0;
+    atomic_store(&g.sleepers, 0);
+}
+
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static void pool_init(void) { pthread_atfork(NULL, NULL, after_fork_child); }
+
+void mn_pool_run(int threads, int tasks, mn_task_fn fn, void *ctx)
+{
+    if (tasks <= 0)
+        return;
+    if (threads <= 1 || tasks == 1 || t_in_task) {
+        run_serial(tasks, fn, ctx);
+        return;
+    }
+    pthread_once(&g_once, pool_init);
+    if (pthread_mutex_trylock(&g.lock) != 0) {
+        run_serial(tasks, fn, ctx);
+        return;
+    }
+    int helpers = threads - 1 < tasks - 1 ? threads - 1 : tasks - 1;
+    int have = ensure_workers(helpers);
+    helpers = helpers < have ? helpers : have;
+    if (helpers <= 0) {
+        pthread_mutex_unlock(&g.lock);
+        run_serial(tasks, fn, ctx);
+        return;
+    }
+    atomic_store_explicit(&g.fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&g.ctx, ctx, memory_order_relaxed);
+    atomic_store_explicit(&g.tasks, tasks, memory_order_relaxed);
+    atomic_store_explicit(&g.helpers, helpers, memory_order_relaxed);
+    atomic_store(&g.done, 0);
+    uint32_t gen = atomic_load(&g.gen) + 1;
+    atomic_store_explicit(&g.state, (uint64_t)gen << 32, memory_order_release);
+    atomic_store(&g.gen, gen);
+    if (atomic_load(&g.sleepers) > 0)
+        futex_wake(&g.gen);
+
+    run_tasks(0, gen);
+
+    double t0 = now_ns();
+    uint32_t d;
+    for (int i = 0; (d = atomic_load(&g.done)) != (uint32_t)tasks; i++) {
+        CPU_RELAX();
+        if ((i & 63) == 63 && now_ns() - t0 > CALLER_SPIN_NS) {
+            atomic_store(&g.caller_asleep, 1);
+            while ((d = atomic_load(&g.done)) != (uint32_t)tasks)
+                futex_wait(&g.done, d);
+            atomic_store(&g.caller_asleep, 0);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g.lock);
+}
