@@ -46,6 +46,7 @@ out=$("$mnist" eval sm.safetensors --json)
 check "eval --json: accuracy, loss, 10x10 confusion summing to 10000" \
   "json 'c=d[\"confusion\"]; assert len(c)==10 and all(len(r)==10 for r in c) and sum(map(sum,c))==10000 and d[\"accuracy\"]>0.9 and d[\"loss\"]>0' <<<\"\$out\""
 check "eval text has precision and recall" "'$mnist' eval sm.safetensors | grep -q 'precision  recall'"
+check "eval --tta averages 5 shifted copies" "'$mnist' eval sm.safetensors --tta --json | json 'assert d[\"tta\"] is True and d[\"accuracy\"] > 0.85'"
 check "eval of two models is an ensemble" "'$mnist' eval sm.safetensors sm.safetensors | grep -q 'ensemble of 2 models'"
 
 # A hand-written "1": a thick vertical stroke, dark on light paper, as an ASCII PGM.

@@ -18,6 +18,8 @@ static void usage(FILE *out)
           "  --split NAME    test (default) or train\n"
           "  --threads N     threads (default: all cores)\n"
           "  --json          one JSON object: accuracy, loss, confusion (rows = true class), ...\n"
+          "  --tta           test-time augmentation: average each model over the image and its\n"
+          "                  copies shifted by one pixel up, down, left and right\n"
           "  --errors FILE.png     draw the misclassified images, most confident mistakes first,\n"
           "                        captioned true>predicted (an ensemble: its averaged prediction)\n"
           "  --errors-max N        at most N images in --errors (default 100, 10 to a row)\n"
@@ -105,12 +107,28 @@ static bool writable(const char *path)
     return true;
 }
 
+/* out = each image moved by (dx, dy) pixels, with zeros shifted in. */
+static void shift_images(uint8_t *out, const uint8_t *in, uint32_t n, int rows, int cols, int dx,
+                         int dy)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *src = in + (size_t)i * rows * cols;
+        uint8_t *dst = out + (size_t)i * rows * cols;
+        for (int y = 0; y < rows; y++)
+            for (int x = 0; x < cols; x++) {
+                int sx = x - dx, sy = y - dy;
+                dst[y * cols + x] = sx >= 0 && sx < cols && sy >= 0 && sy < rows ? src[sy * cols + sx] : 0;
+            }
+    }
+}
+
 int cmd_eval(int argc, char **argv)
 {
     static const struct option opts[] = {{"data", required_argument, 0, 'd'},
                                          {"split", required_argument, 0, 's'},
                                          {"threads", required_argument, 0, 't'},
                                          {"json", no_argument, 0, 'j'},
+                                         {"tta", no_argument, 0, 'T'},
                                          {"errors", required_argument, 0, 'e'},
                                          {"errors-max", required_argument, 0, 'E'},
                                          {"confusion", required_argument, 0, 'C'},
@@ -121,7 +139,7 @@ int cmd_eval(int argc, char **argv)
     const char *data = NULL, *split = "test";
     const char *errors_path = NULL, *confusion_path = NULL;
     long long threads = 0, errors_max = 100;
-    bool json = false;
+    bool json = false, tta = false;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -130,6 +148,7 @@ int cmd_eval(int argc, char **argv)
         case 's': split = optarg; break;
         case 't': if (!cli_parse_int("--threads", optarg, 0, 256, &threads)) return 2; break;
         case 'j': json = true; break;
+        case 'T': tta = true; break;
         case 'e': errors_path = optarg; break;
         case 'E': if (!cli_parse_int("--errors-max", optarg, 1, 10000, &errors_max)) return 2; break;
         case 'C': confusion_path = optarg; break;
@@ -150,6 +169,7 @@ int cmd_eval(int argc, char **argv)
     mn_dataset *set = NULL;
     mn_model **models = calloc((size_t)nmodels, sizeof *models);
     float *sum = NULL, *probs = NULL;
+    uint8_t *shifted = NULL;
     uint32_t *conf = NULL;
     if (!models)
         return cli_error("out of memory");
@@ -197,12 +217,25 @@ int cmd_eval(int argc, char **argv)
                       mh, mw, set->rows, set->cols);
             goto out;
         }
-        if (mn_model_predict(models[i], set->pixels, n, probs, (int)threads) != MN_OK) {
-            cli_lib_error();
-            goto out;
+        const int copies = tta ? 5 : 1;
+        for (int c = 0; c < copies; c++) {
+            const uint8_t *px = set->pixels;
+            if (c > 0) {
+                if (!shifted && !(shifted = malloc((size_t)n * set->rows * set->cols))) {
+                    cli_error("out of memory");
+                    goto out;
+                }
+                static const int dx[5] = {0, 1, -1, 0, 0}, dy[5] = {0, 0, 0, 1, -1};
+                shift_images(shifted, set->pixels, n, (int)set->rows, (int)set->cols, dx[c], dy[c]);
+                px = shifted;
+            }
+            if (mn_model_predict(models[i], px, n, probs, (int)threads) != MN_OK) {
+                cli_lib_error();
+                goto out;
+            }
+            for (size_t j = 0; j < (size_t)n * K; j++)
+                sum[j] += probs[j] / (nmodels * copies);
         }
-        for (size_t j = 0; j < (size_t)n * K; j++)
-            sum[j] += probs[j] / nmodels;
     }
     uint32_t correct = 0;
     double loss = 0;
@@ -238,6 +271,7 @@ int cmd_eval(int argc, char **argv)
             json_array_append_new(files, json_string(argv[optind + i]));
         json_object_set_new(o, "models", files);
         json_object_set_new(o, "split", json_string(split));
+        json_object_set_new(o, "tta", json_boolean(tta));
         json_object_set_new(o, "count", json_integer(n));
         json_object_set_new(o, "correct", json_integer(correct));
         json_object_set_new(o, "accuracy", json_real(acc));
@@ -251,8 +285,8 @@ int cmd_eval(int argc, char **argv)
         free(s);
         json_decref(o);
     } else {
-        printf("%s set: %u images, %s%d model%s\n", split, n, nmodels > 1 ? "ensemble of " : "",
-               nmodels, nmodels > 1 ? "s" : "");
+        printf("%s set: %u images, %s%d model%s%s\n", split, n, nmodels > 1 ? "ensemble of " : "",
+               nmodels, nmodels > 1 ? "s" : "", tta ? ", test-time augmentation (5 shifts)" : "");
         printf("accuracy  %.4f (%u/%u)\nloss      %.4f\n\n", acc, correct, n, loss);
         printf("class  precision  recall   count\n");
         for (uint32_t t = 0; t < K; t++) {
@@ -302,6 +336,7 @@ out:
     mn_dataset_free(set);
     free(sum);
     free(probs);
+    free(shifted);
     free(conf);
     return rc;
 }
