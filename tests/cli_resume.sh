@@ -16,9 +16,10 @@ args=(--model conv:8:5,relu,pool:2,dense:32,relu,dropout:0.5,dense:10 --steps 40
 check "uninterrupted run wrote its model" "[ -s full.safetensors ]"
 
 # SIGTERM: finish the step, write the checkpoint, exit 143, say how to resume.
-"$mnist" train "${args[@]}" --out resumed.safetensors --checkpoint ck.safetensors 2>term.err &
+"$mnist" train "${args[@]}" --out resumed.safetensors --checkpoint ck.safetensors --checkpoint-every 100 2>term.err &
 pid=$!
-sleep 1.5
+for _ in $(seq 300); do [ -e ck.safetensors ] && break; sleep 0.1; done  # training is under way
+sleep 0.3
 kill -TERM $pid
 wait $pid; rc=$?
 check "SIGTERM exits with 143 (got $rc)" "[ $rc -eq 143 ]"

@@ -321,6 +321,13 @@ int cmd_train(int argc, char **argv)
         if (outputs[i])
             mn_atomic_abort(&probe);
     }
+    /* From here on Ctrl-C/SIGTERM stop training cleanly (at once if it has not started yet). */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     const char *dir = cli_data_dir(data);
     mn_dataset *train = NULL, *test = NULL, *valset = NULL;
     mn_model *model = NULL;
@@ -428,12 +435,6 @@ int cmd_train(int argc, char **argv)
     tp->checkpoint_path = checkpoint;
     if (checkpoint_every > 0)
         tp->checkpoint_every = checkpoint_every;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     if (!quiet) {
         if (resume)
             fprintf(stderr, "resuming %s from %s at step %lld\n", model_name, resume,
