@@ -284,6 +284,16 @@ void mn_conv_pack(const mn_conv_desc *d, float *wf, float *wb, const float *w, i
     mn_pool_run(threads_for((double)d->OC * d->C * d->K * d->K * 8, threads), d->K, pack_task, &j);
 }
 
+static void pack_job_task(void *ctx, int t, int worker) { pack_task(ctx, t, worker); }
+
+void mn_conv_pack_job(mn_job *job, const mn_conv_desc *d, float *wf, float *wb, const float *w)
+{
+    pack_job j = {d, wf, wb, w};
+    job->fn = pack_job_task;
+    job->tasks = d->K;
+    memcpy(job->ctx, &j, sizeof j);
+}
+
 typedef struct conv_job {
     const mn_conv_desc *d;
     const mn_conv_impl *im;
@@ -364,8 +374,9 @@ static size_t grad_pad_size(const mn_conv_desc *d)
 
 size_t mn_conv_scratch_size(const mn_conv_desc *d, int din)
 {
+    /* a multiple of 16 floats, so that every thread's part starts 64-byte aligned */
     return (size_t)round16((long)grad_hwc_size(d)) +
-           (din ? grad_pad_size(d) : (size_t)2 * d->OC * d->OW);
+           (size_t)round16((long)(din ? grad_pad_size(d) : (size_t)2 * d->OC * d->OW));
 }
 
 /* The gradient at the convolution's output for image n, dout routed back through pool and
@@ -478,15 +489,33 @@ static void conv_bwd_task(void *ctx, int chunk, int worker)
     }
 }
 
-void mn_conv_backward(const mn_conv_desc *d, float *din, float *slots, const float *dout,
-                      const float *out, const uint8_t *arg, const float *in, const float *wb,
-                      int N, float *scratch, int threads)
+/* Stores a job's context (checked to fit). */
+#define JOB_SET(job, f, n, jctx)                                                                  \
+    do {                                                                                        \
+        _Static_assert(sizeof(jctx) <= sizeof((job)->ctx), "job context too large");            \
+        (job)->fn = (f);                                                                        \
+        (job)->tasks = (n);                                                                     \
+        memcpy((job)->ctx, &(jctx), sizeof(jctx));                                              \
+    } while (0)
+
+void mn_conv_backward_job(mn_job *job, const mn_conv_desc *d, float *din, float *slots,
+                          const float *dout, const float *out, const uint8_t *arg,
+                          const float *in, const float *wb, int N, float *scratch)
 {
     conv_job j = {.d = d, .im = mn_conv_impl_get(), .din = din, .slots = slots,
                   .scratch = scratch, .carg = arg, .in = in, .wb = wb, .dout = dout, .fout = out,
                   .N = N, .scratch_per = mn_conv_scratch_size(d, din != NULL)};
+    JOB_SET(job, conv_bwd_task, mn_conv_chunks(N), j);
+}
+
+void mn_conv_backward(const mn_conv_desc *d, float *din, float *slots, const float *dout,
+                      const float *out, const uint8_t *arg, const float *in, const float *wb,
+                      int N, float *scratch, int threads)
+{
+    mn_job job;
+    mn_conv_backward_job(&job, d, din, slots, dout, out, arg, in, wb, N, scratch);
     double macs = (double)d->OH * d->OW * d->OC * d->C * d->K * d->K * N * (din ? 2 : 1);
-    mn_pool_run(threads_for(macs, threads), mn_conv_chunks(N), conv_bwd_task, &j);
+    mn_pool_run_jobs(threads_for(macs, threads), &job, 1);
 }
 
 typedef struct reduce_job {
@@ -496,44 +525,78 @@ typedef struct reduce_job {
     int nslots;
 } reduce_job;
 
-/* Task: 16 output channels [16t, 16t+16). */
+enum { REDUCE_ROWS = 32 };
+
+/* Task: rows [REDUCE_ROWS t, ...) of the [K][C][K] x OCp slot layout (the bias is one more
+ * row), summed over the slots in order with contiguous reads, then put in PyTorch's order. */
 static void reduce_task(void *ctx, int t, int worker)
 {
     (void)worker;
     const reduce_job *j = ctx;
     const mn_conv_desc *d = j->d;
-    const int C = d->C, K = d->K, oc0 = 16 * t, no = min_i(16, d->OC - oc0);
+    const int C = d->C, K = d->K, rows = K * C * K;
     const long OCp = round16(d->OC);
-    const size_t slot = mn_conv_slot_size(d), nwf = mn_conv_wf_size(d);
-    float s[16];
-    for (int ky = 0; ky < K; ky++)
-        for (int c = 0; c < C; c++)
-            for (int kx = 0; kx < K; kx++) {
-                size_t i = (((size_t)ky * C + c) * K + kx) * OCp + oc0;
-                for (int o = 0; o < 16; o++)
-                    s[o] = j->slots[i + o];
-                for (int k = 1; k < j->nslots; k++)
-                    for (int o = 0; o < 16; o++)
-                        s[o] += j->slots[k * slot + i + o];
-                for (int o = 0; o < no; o++)
-                    j->dw[(((size_t)(oc0 + o) * C + c) * K + ky) * K + kx] = s[o];
+    const size_t slot = mn_conv_slot_size(d);
+    const int r0 = t * REDUCE_ROWS, r1 = min_i(rows + 1, r0 + REDUCE_ROWS);
+    float acc[REDUCE_ROWS * 64];
+    for (long oc0 = 0; oc0 < OCp; oc0 += 64) {
+        const long w = OCp - oc0 < 64 ? OCp - oc0 : 64;
+        for (int r = r0; r < r1; r++)
+            memcpy(acc + (r - r0) * 64, j->slots + (size_t)r * OCp + oc0, sizeof(float) * w);
+        for (int k = 1; k < j->nslots; k++) {
+            const float *src = j->slots + k * slot;
+            for (int r = r0; r < r1; r++) {
+                float *a = acc + (r - r0) * 64;
+                const float *b = src + (size_t)r * OCp + oc0;
+                for (long o = 0; o < w; o++)
+                    a[o] += b[o];
             }
-    if (!j->db)
-        return;
-    for (int o = 0; o < no; o++) {
-        float v = j->slots[nwf + oc0 + o];
-        for (int k = 1; k < j->nslots; k++)
-            v += j->slots[k * slot + nwf + oc0 + o];
-        j->db[oc0 + o] = v;
+        }
+        for (int r = r0; r < r1; r++) {
+            const float *a = acc + (r - r0) * 64;
+            const int no = (int)(d->OC - oc0 < w ? d->OC - oc0 : w);
+            if (r == rows) { /* the bias */
+                if (j->db)
+                    memcpy(j->db + oc0, a, sizeof(float) * (no > 0 ? no : 0));
+                continue;
+            }
+            const int ky = r / (C * K), c = r / K % C, kx = r % K;
+            for (int o = 0; o < no; o++)
+                j->dw[(((size_t)(oc0 + o) * C + c) * K + ky) * K + kx] = a[o];
+        }
     }
+}
+
+void mn_conv_reduce_job(mn_job *job, const mn_conv_desc *d, float *dw, float *db,
+                        const float *slots, int nslots)
+{
+    reduce_job j = {d, dw, db, slots, nslots};
+    int rows = d->K * d->C * d->K + 1;
+    JOB_SET(job, reduce_task, (rows + REDUCE_ROWS - 1) / REDUCE_ROWS, j);
 }
 
 void mn_conv_reduce(const mn_conv_desc *d, float *dw, float *db, const float *slots, int nslots,
                     int threads)
 {
-    reduce_job j = {d, dw, db, slots, nslots};
+    mn_job job;
+    mn_conv_reduce_job(&job, d, dw, db, slots, nslots);
     double work = (double)mn_conv_slot_size(d) * nslots;
-    mn_pool_run(work < 2e5 ? 1 : threads, (d->OC + 15) / 16, reduce_task, &j);
+    mn_pool_run_jobs(work < 2e5 ? 1 : threads, &job, 1);
+}
+
+/* ==== Elementwise ========================================================================== */
+
+/* Dropout without branches (the mask is random, so branches would mispredict half the time):
+ * the kept values' bits pass, the others become +0, as in the reference. */
+void mn_dropout_apply(float *out, const float *in, const uint8_t *mask, float scale, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float v = in[i] * scale;
+        uint32_t bits;
+        memcpy(&bits, &v, sizeof bits);
+        bits &= 0u - (uint32_t)(mask[i] != 0);
+        memcpy(&out[i], &bits, sizeof bits);
+    }
 }
 
 void mn_nchw_to_hcw(float *dst, const float *src, int N, int C, int H, int W, int pad)
@@ -631,9 +694,11 @@ void mn_maxpool_backward(float *din, const float *dout, const float *in, int N, 
 enum { DENSE_COLS = 64, DENSE_ROWS = 128, DENSE_IN_COLS = 256 };
 
 typedef struct dense_job {
-    float *out, *din, *dw, *db, *dout;
+    float *out, *din, *dw, *db, *dout, *scratch;
     const float *in, *w, *b;
     int N, IN, OUT, relu, col_blocks, w_tasks;
+    mn_update_fn update;
+    void *ctx;
 } dense_job;
 
 /* Task: rows [DENSE_ROWS*r, ...) x columns [DENSE_COLS*c, ...) of out. */
@@ -673,19 +738,23 @@ void mn_dense_forward(float *out, const float *in, const float *w, const float *
  * [DENSE_IN_COLS*(t - w_tasks), ...) of din. */
 static void dense_bwd_task(void *ctx, int t, int worker)
 {
-    (void)worker;
     const dense_job *j = ctx;
     if (t < j->w_tasks) {
         const int o0 = t * DENSE_COLS, no = min_i(DENSE_COLS, j->OUT - o0);
+        float *dw = j->update ? j->scratch + (size_t)worker * mn_dense_scratch_size(j->IN)
+                              : j->dw + (size_t)o0 * j->IN;
         /* dw[OUT,IN] = dout[N,OUT]^T @ in[N,IN] */
-        mn_gemm(1, 0, no, j->IN, j->N, 1.0f, j->dout + o0, j->OUT, j->in, j->IN, 0.0f,
-                j->dw + (size_t)o0 * j->IN, j->IN);
+        mn_gemm(1, 0, no, j->IN, j->N, 1.0f, j->dout + o0, j->OUT, j->in, j->IN, 0.0f, dw, j->IN);
+        if (j->update)
+            j->update(j->ctx, (size_t)o0 * j->IN, dw, (size_t)no * j->IN);
         if (j->db) {
             for (int o = 0; o < no; o++)
                 j->db[o0 + o] = 0.0f;
             for (int n = 0; n < j->N; n++)
                 for (int o = 0; o < no; o++)
                     j->db[o0 + o] += j->dout[(size_t)n * j->OUT + o0 + o];
+            if (j->update)
+                j->update(j->ctx, (size_t)j->OUT * j->IN + o0, j->db + o0, (size_t)no);
         }
         return;
     }
@@ -710,6 +779,42 @@ void mn_dense_backward(float *din, float *dw, float *db, float *dout, const floa
     int x_tasks = din ? (IN + DENSE_IN_COLS - 1) / DENSE_IN_COLS : 0;
     mn_pool_run(threads_for((double)N * IN * OUT * (din ? 2 : 1), threads), j.w_tasks + x_tasks,
                 dense_bwd_task, &j);
+}
+
+size_t mn_dense_scratch_size(int IN) { return (size_t)DENSE_COLS * IN; }
+
+void mn_dense_din_job(mn_job *job, float *din, float *dout, const float *out, const float *w,
+                      int N, int IN, int OUT, int relu)
+{
+    if (relu) {
+        size_t n = (size_t)N * OUT;
+        for (size_t i = 0; i < n; i++)
+            dout[i] = out[i] > 0.0f ? dout[i] : 0.0f;
+    }
+    dense_job j = {.din = din, .dout = dout, .w = w, .N = N, .IN = IN, .OUT = OUT};
+    JOB_SET(job, dense_bwd_task, din ? (IN + DENSE_IN_COLS - 1) / DENSE_IN_COLS : 0, j);
+}
+
+void mn_dense_update_job(mn_job *job, float *db, const float *dout, const float *in, int N,
+                         int IN, int OUT, mn_update_fn update, void *ctx, float *scratch)
+{
+    dense_job j = {.db = db, .dout = (float *)dout, .scratch = scratch, .in = in, .N = N,
+                   .IN = IN, .OUT = OUT, .update = update, .ctx = ctx};
+    j.w_tasks = (OUT + DENSE_COLS - 1) / DENSE_COLS;
+    JOB_SET(job, dense_bwd_task, j.w_tasks, j);
+}
+
+void mn_dense_backward_update(float *din, float *db, float *dout, const float *out,
+                              const float *in, const float *w, int N, int IN, int OUT, int relu,
+                              mn_update_fn update, void *ctx, float *scratch, int threads)
+{
+    mn_job job;
+    const int th = threads_for((double)N * IN * OUT, threads);
+    /* din first: it reads every weight, and the updates change them */
+    mn_dense_din_job(&job, din, dout, out, w, N, IN, OUT, relu);
+    mn_pool_run_jobs(th, &job, 1);
+    mn_dense_update_job(&job, db, dout, in, N, IN, OUT, update, ctx, scratch);
+    mn_pool_run_jobs(th, &job, 1);
 }
 
 /* ==== Adam ================================================================================== */

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pool.h"
+
 /* out[N,OC,OH,OW] = in[N,C,H,W] (*) w[OC,C,K,K] + b[OC]; stride S, zero padding P. */
 void mn_conv2d_forward_ref(float *out, const float *in, const float *w, const float *b, int N,
                            int C, int H, int W, int OC, int K, int S, int P, int OH, int OW);
@@ -56,8 +58,9 @@ size_t mn_conv_out_chw(mn_conv_desc *d);
 
 size_t mn_conv_wf_size(const mn_conv_desc *d); /* forward weights: [K][C][K][OCp] */
 size_t mn_conv_wb_size(const mn_conv_desc *d); /* input-gradient weights: [K][OCp][K][Cp] */
-/* Repacks w[OC,C,K,K] (PyTorch's layout) into wf and (if not NULL) wb. */
+/* Repacks w[OC,C,K,K] (PyTorch's layout) into wf and (if not NULL) wb; or as a job. */
 void mn_conv_pack(const mn_conv_desc *d, float *wf, float *wb, const float *w, int threads);
+void mn_conv_pack_job(mn_job *job, const mn_conv_desc *d, float *wf, float *wb, const float *w);
 
 /* out (and, with pool, arg: the window position 0..3 of each maximum, [N][YH][OC][YW]) from
  * in, wf, bias b (may be NULL). */
@@ -75,6 +78,13 @@ void mn_conv_backward(const mn_conv_desc *d, float *din, float *slots, const flo
 /* dw[OC,C,K,K] and db[OC] (may be NULL) = the sum of `nslots` slots, in order. */
 void mn_conv_reduce(const mn_conv_desc *d, float *dw, float *db, const float *slots,
                     int nslots, int threads);
+/* The same two as jobs to run later (mn_pool_run_jobs), alone or beside independent ones.
+ * Everything they point to, d included, must stay valid until they have run. */
+void mn_conv_backward_job(mn_job *job, const mn_conv_desc *d, float *din, float *slots,
+                          const float *dout, const float *out, const uint8_t *arg,
+                          const float *in, const float *wb, int N, float *scratch);
+void mn_conv_reduce_job(mn_job *job, const mn_conv_desc *d, float *dw, float *db,
+                        const float *slots, int nslots);
 
 /* Layout conversions for a convolution's input: NCHW <-> HCW with zero padding `pad`. */
 void mn_nchw_to_hcw(float *dst, const float *src, int N, int C, int H, int W, int pad);
@@ -104,6 +114,22 @@ void mn_dense_forward(float *out, const float *in, const float *w, const float *
 void mn_dense_backward(float *din, float *dw, float *db, float *dout, const float *out,
                        const float *in, const float *w, int N, int IN, int OUT, int relu,
                        int threads);
+/* The same with the parameter update fused in: each block of rows of dw is computed into
+ * per-thread `scratch` (threads * mn_dense_scratch_size(IN) floats) and handed, still in cache,
+ * to update(ctx, off, g, count) for weights [off, off + count) of this layer (dw itself is not
+ * written); db is written, then update(ctx, OUT * IN + o0, db + o0, count) for the bias. din
+ * is computed first, from the weights before any update. */
+typedef void (*mn_update_fn)(void *ctx, size_t off, const float *g, size_t count);
+size_t mn_dense_scratch_size(int IN);
+void mn_dense_backward_update(float *din, float *db, float *dout, const float *out,
+                              const float *in, const float *w, int N, int IN, int OUT, int relu,
+                              mn_update_fn update, void *ctx, float *scratch, int threads);
+/* Its two halves as jobs: din (with the ReLU mask applied to dout first, here), and the
+ * weight-gradient blocks with their updates, which must run after din's job. */
+void mn_dense_din_job(mn_job *job, float *din, float *dout, const float *out, const float *w,
+                      int N, int IN, int OUT, int relu);
+void mn_dense_update_job(mn_job *job, float *db, const float *dout, const float *in, int N,
+                         int IN, int OUT, mn_update_fn update, void *ctx, float *scratch);
 
 /* Elementwise layers (n values). ReLU backward uses the forward output; dropout multiplies by
  * mask[i] * scale (mask 0 or 1, scale = 1/(1-p), "inverted" dropout). */
@@ -112,6 +138,8 @@ void mn_relu_backward(float *din, const float *dout, const float *out, size_t n)
 void mn_dropout_forward(float *out, const float *in, const uint8_t *mask, float scale, size_t n);
 void mn_dropout_backward(float *din, const float *dout, const uint8_t *mask, float scale,
                          size_t n);
+/* Fast dropout, forward and backward alike: out[i] = mask[i] ? in[i] * scale : 0, no branches. */
+void mn_dropout_apply(float *out, const float *in, const uint8_t *mask, float scale, size_t n);
 
 /* Adam over n parameters (see mn_conv_impl's adam), threaded. */
 void mn_adam_update(float *p, const float *g, float *m, float *v, size_t n, float b1, float b2,

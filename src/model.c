@@ -163,6 +163,10 @@ typedef enum op_kind {
     OP_FLATTEN,
 } op_kind;
 
+/* Dense layers with at least this many weights get their update fused into the backward pass
+ * (mn_model_backward_update): their gradient would not stay in cache until a separate pass. */
+#define FUSE_UPDATE_MIN 65536
+
 typedef struct act_layout {
     int hcw, pad;  /* HCW with this padding, or NCHW */
     size_t size;   /* floats per image */
@@ -176,6 +180,8 @@ typedef struct mn_op {
     float *wf, *wb;  /* OP_CONV: repacked weights */
     uint8_t *arg;    /* OP_CONV with pool: window position of each maximum */
     float *tmp;      /* NCHW output (and its gradient) when act[last + 1] is HCW */
+    float *slots;    /* convolutions: weight gradients per chunk of images */
+    float *dsave;    /* dense layers updated in backward: their output gradient */
 } mn_op;
 
 struct mn_plan {
@@ -186,7 +192,8 @@ struct mn_plan {
     size_t scratch_per;
     float *col;     /* per thread, im2col */
     size_t col_per;
-    float *slots;   /* per chunk of images, convolution weight gradients */
+    float *dscratch; /* per thread, a block of a dense layer's weight gradient */
+    size_t dscratch_per;
     double *times;  /* mn_model_ops: seconds per operation, forward and backward */
     bool cpu_times;
 };
@@ -210,10 +217,12 @@ static void plan_free(struct mn_plan *p)
         mn_free_aligned(p->ops[i].wb);
         mn_free_aligned(p->ops[i].arg);
         mn_free_aligned(p->ops[i].tmp);
+        mn_free_aligned(p->ops[i].slots);
+        mn_free_aligned(p->ops[i].dsave);
     }
     mn_free_aligned(p->scratch);
     mn_free_aligned(p->col);
-    mn_free_aligned(p->slots);
+    mn_free_aligned(p->dscratch);
     free(p);
 }
 
@@ -335,7 +344,7 @@ mn_status mn_model_reserve(mn_model *m, int batch, int threads)
     const size_t B = (size_t)batch;
     const int slots = batch < 32 ? batch : 32;
     bool ok = true;
-    size_t max_act = 0, slot_size = 0;
+    size_t max_act = 0;
     /* activations: each operation's input and output (a fused layer's own input is none) */
     for (int k = 0; k < p->num_ops && ok; k++) {
         const mn_op *op = &p->ops[k];
@@ -359,13 +368,18 @@ mn_status mn_model_reserve(mn_model *m, int batch, int threads)
                 ok = (op->arg = mn_alloc_aligned(B * d->YH * d->OC * d->YW, 1)) != NULL;
             size_t s = mn_conv_scratch_size(d, op->first > 0);
             p->scratch_per = s > p->scratch_per ? s : p->scratch_per;
-            s = mn_conv_slot_size(d);
-            slot_size = s > slot_size ? s : slot_size;
+            ok = ok && (op->slots = mn_alloc_aligned((size_t)slots * mn_conv_slot_size(d),
+                                                     sizeof(float)));
         } else if (op->kind == OP_IM2COL) {
             size_t s = (size_t)L->in_c * L->k * L->k * L->out_h * L->out_w;
             p->col_per = s > p->col_per ? s : p->col_per;
-            s = L->w_count + L->b_count;
-            slot_size = s > slot_size ? s : slot_size;
+            ok = ok && (op->slots = mn_alloc_aligned((size_t)slots * (L->w_count + L->b_count),
+                                                     sizeof(float)));
+        }
+        if (op->kind == OP_DENSE && L->w_count >= FUSE_UPDATE_MIN) {
+            size_t s = mn_dense_scratch_size(L->in_c);
+            p->dscratch_per = s > p->dscratch_per ? s : p->dscratch_per;
+            ok = ok && (op->dsave = mn_alloc_aligned(B * L->out_c, sizeof(float)));
         }
         if (ok && op->kind != OP_CONV && out->hcw) /* NCHW result to convert */
             ok = (op->tmp = mn_alloc_aligned(B * layer_out_size(&m->layers[op->last]),
@@ -377,8 +391,8 @@ mn_status mn_model_reserve(mn_model *m, int batch, int threads)
         ok = (p->scratch = mn_alloc_aligned((size_t)threads * p->scratch_per, sizeof(float))) != NULL;
     if (ok && p->col_per)
         ok = (p->col = mn_alloc_aligned((size_t)threads * p->col_per, sizeof(float))) != NULL;
-    if (ok && slot_size)
-        ok = (p->slots = mn_alloc_aligned((size_t)slots * slot_size, sizeof(float))) != NULL;
+    if (ok && p->dscratch_per)
+        ok = (p->dscratch = mn_alloc_aligned((size_t)threads * p->dscratch_per, sizeof(float))) != NULL;
     ok = ok && (m->grad_a = mn_alloc_aligned(B * max_act, sizeof(float))) &&
          (m->grad_b = mn_alloc_aligned(B * max_act, sizeof(float))) &&
          (m->probs = mn_alloc_aligned(B * m->num_classes, sizeof(float)));
@@ -447,6 +461,24 @@ static void from_layout(mn_model *m, int i, float *nchw, const float *src, int n
     mn_hcw_to_nchw(nchw, src, n, C, H, W, m->plan->act[i].pad);
 }
 
+/* mask[j] = (the high 32 bits of the j-th number from rng) < keep: mn_rng_next's stream
+ * (xoshiro256**), stepped here in registers rather than by a call per value. */
+static void dropout_mask(uint8_t *mask, size_t count, uint32_t keep, mn_rng *rng)
+{
+    uint64_t s0 = rng->s[0], s1 = rng->s[1], s2 = rng->s[2], s3 = rng->s[3];
+    for (size_t j = 0; j < count; j++) {
+        uint64_t x = s1 * 5, r = ((x << 7) | (x >> 57)) * 9, t = s1 << 17;
+        s2 ^= s0;
+        s3 ^= s1;
+        s1 ^= s2;
+        s0 ^= s3;
+        s2 ^= t;
+        s3 = (s3 << 45) | (s3 >> 19);
+        mask[j] = (uint32_t)(r >> 32) < keep;
+    }
+    rng->s[0] = s0, rng->s[1] = s1, rng->s[2] = s2, rng->s[3] = s3;
+}
+
 void mn_model_forward(mn_model *m, int n, bool train, mn_rng *rng, int threads)
 {
     struct mn_plan *p = m->plan;
@@ -482,9 +514,8 @@ void mn_model_forward(mn_model *m, int n, bool train, mn_rng *rng, int threads)
             if (train && L->p > 0.0f) {
                 uint8_t *mask = m->dropout_mask[op->first];
                 uint32_t keep = (uint32_t)((1.0 - L->p) * 4294967296.0);
-                for (size_t j = 0; j < count; j++)
-                    mask[j] = (uint32_t)(mn_rng_next(rng) >> 32) < keep;
-                mn_dropout_forward(y, x, mask, 1.0f / (1.0f - L->p), count);
+                dropout_mask(mask, count, keep, rng);
+                mn_dropout_apply(y, x, mask, 1.0f / (1.0f - L->p), count);
             } else {
                 memcpy(y, x, count * sizeof(float));
             }
@@ -500,10 +531,42 @@ void mn_model_forward(mn_model *m, int n, bool train, mn_rng *rng, int threads)
     }
 }
 
-void mn_model_backward(mn_model *m, int n, int threads)
+/* The optimizer step of mn_model_backward_update, for the fused dense layers' blocks. */
+typedef struct update_ctx {
+    float *params, *m1, *m2;
+    const mn_train_params *p;
+    float lr;
+    int64_t t;
+    size_t base; /* the layer's first parameter */
+} update_ctx;
+
+static void update_block(void *ctx, size_t off, const float *g, size_t count)
+{
+    const update_ctx *u = ctx;
+    size_t at = u->base + off;
+    mn_optim_update(u->params + at, g, u->m1 ? u->m1 + at : NULL, u->m2 ? u->m2 + at : NULL,
+                    count, u->p, u->lr, u->t, 1);
+}
+
+/* Backward; with `u` (one per operation), large dense layers are updated on the way (fused[k]
+ * set for them). Work that nothing next needs waits in `pending` and runs beside the next
+ * parallel loop: a dense layer's weight update (memory-bound) beside a convolution's backward
+ * pass (arithmetic-bound), a convolution's gradient sum beside the next one's backward pass.
+ * What pending work reads is its own (slots, saved gradients), never the ping-pong buffers. */
+static void backward(mn_model *m, int n, int threads, update_ctx *u, bool *fused)
 {
     struct mn_plan *p = m->plan;
     threads = threads < m->ws_threads ? threads : m->ws_threads;
+    mn_job pending[2 * MN_MAX_LAYERS];
+    int np = 0;
+    for (int k = 0; k < p->num_ops; k++) { /* the flipped weights of input gradients */
+        mn_op *op = &p->ops[k];
+        if (op->kind == OP_CONV && op->first > 0)
+            mn_conv_pack_job(&pending[np++], &op->cd, op->wf, op->wb,
+                             m->params + m->layers[op->first].w_off);
+    }
+    mn_pool_run_jobs(threads, pending, np);
+    np = 0;
     float *g = m->grad_a, *gin = m->grad_b;
     for (int k = p->num_ops - 1; k >= 0; k--) {
         double t0 = p->times ? now_seconds(p->cpu_times) : 0.0;
@@ -519,18 +582,23 @@ void mn_model_backward(mn_model *m, int n, int threads)
             from_layout(m, op->last + 1, op->tmp, g, n);
             gy = op->tmp;
         }
+        bool fuse = u && op->kind == OP_DENSE && L->w_count >= FUSE_UPDATE_MIN;
+        if (np && (op->kind == OP_IM2COL || op->kind == OP_POOL || (op->kind == OP_DENSE && !fuse))) {
+            mn_pool_run_jobs(threads, pending, np); /* these run on their own */
+            np = 0;
+        }
         switch (op->kind) {
         case OP_CONV:
-            if (din)
-                mn_conv_pack(&op->cd, op->wf, op->wb, w, threads);
-            mn_conv_backward(&op->cd, din, p->slots, gy, y, op->arg, x, op->wb, n, p->scratch,
-                             threads);
-            mn_conv_reduce(&op->cd, dw, L->b_count ? db : NULL, p->slots, mn_conv_chunks(n),
-                           threads);
+            mn_conv_backward_job(&pending[np++], &op->cd, din, op->slots, gy, y, op->arg, x,
+                                 op->wb, n, p->scratch);
+            mn_pool_run_jobs(threads, pending, np);
+            np = 0;
+            mn_conv_reduce_job(&pending[np++], &op->cd, dw, L->b_count ? db : NULL, op->slots,
+                               mn_conv_chunks(n));
             break;
         case OP_IM2COL:
             mn_conv2d_backward(din, dw, db, gy, x, w, n, L->in_c, L->in_h, L->in_w, L->out_c,
-                               L->k, L->stride, L->pad, L->out_h, L->out_w, p->col, p->slots,
+                               L->k, L->stride, L->pad, L->out_h, L->out_w, p->col, op->slots,
                                threads);
             break;
         case OP_POOL:
@@ -539,7 +607,20 @@ void mn_model_backward(mn_model *m, int n, int threads)
                                     L->out_h, L->out_w, threads);
             break;
         case OP_DENSE:
-            mn_dense_backward(din, dw, db, gy, y, x, w, n, L->in_c, L->out_c, op->relu, threads);
+            if (fuse) {
+                /* input gradient now (old weights); weights and bias later, beside the next */
+                mn_dense_din_job(&pending[np++], din, gy, y, w, n, L->in_c, L->out_c, op->relu);
+                memcpy(op->dsave, gy, sizeof(float) * n * L->out_c);
+                mn_pool_run_jobs(threads, pending, np);
+                np = 0;
+                u[k].base = L->w_off;
+                mn_dense_update_job(&pending[np++], db, op->dsave, x, n, L->in_c, L->out_c,
+                                    update_block, &u[k], p->dscratch);
+                fused[k] = true;
+            } else {
+                mn_dense_backward(din, dw, db, gy, y, x, w, n, L->in_c, L->out_c, op->relu,
+                                  threads);
+            }
             break;
         case OP_RELU:
             if (din)
@@ -548,8 +629,8 @@ void mn_model_backward(mn_model *m, int n, int threads)
         case OP_DROPOUT:
             if (din) {
                 if (L->p > 0.0f)
-                    mn_dropout_backward(din, gy, m->dropout_mask[op->first], 1.0f / (1.0f - L->p),
-                                        count);
+                    mn_dropout_apply(din, gy, m->dropout_mask[op->first], 1.0f / (1.0f - L->p),
+                                     count);
                 else
                     memcpy(din, gy, count * sizeof(float));
             }
@@ -564,6 +645,29 @@ void mn_model_backward(mn_model *m, int n, int threads)
         gin = t;
         if (p->times)
             p->times[2 * k + 1] += now_seconds(p->cpu_times) - t0;
+    }
+    mn_pool_run_jobs(threads, pending, np);
+}
+
+void mn_model_backward(mn_model *m, int n, int threads) { backward(m, n, threads, NULL, NULL); }
+
+void mn_model_backward_update(mn_model *m, int n, int threads, const mn_train_params *p,
+                              float lr, int64_t t, float *m1, float *m2)
+{
+    struct mn_plan *plan = m->plan;
+    update_ctx u[MN_MAX_LAYERS];
+    for (int k = 0; k < plan->num_ops; k++)
+        u[k] = (update_ctx){m->params, m1, m2, p, lr, t, 0};
+    bool fused[MN_MAX_LAYERS] = {false};
+    threads = threads < m->ws_threads ? threads : m->ws_threads;
+    backward(m, n, threads, u, fused);
+    for (int k = 0; k < plan->num_ops; k++) {
+        const mn_layer *L = &m->layers[plan->ops[k].first];
+        size_t count = L->w_count + L->b_count;
+        if (fused[k] || !count)
+            continue;
+        mn_optim_update(m->params + L->w_off, m->grads + L->w_off, m1 ? m1 + L->w_off : NULL,
+                        m2 ? m2 + L->w_off : NULL, count, p, lr, t, threads);
     }
 }
 

@@ -74,6 +74,12 @@ void mn_model_forward(mn_model *model, int n, bool train, mn_rng *rng, int threa
 
 /* Given dlogits in grad_a (n x classes), fills model->grads (overwriting). */
 void mn_model_backward(mn_model *model, int n, int threads);
+/* The same followed by one optimizer update of every parameter (mn_optim_update's rule, `t` the
+ * 1-based step): the bits of backward + mn_optim_update, but large dense layers are updated
+ * block by block while their gradients are still in cache, so afterwards model->grads does not
+ * hold those layers' weight gradients. */
+void mn_model_backward_update(mn_model *model, int n, int threads, const mn_train_params *p,
+                              float lr, int64_t t, float *m1, float *m2);
 
 /* For benchmarks, after mn_model_reserve: the operations the layers run as (fused layers are
  * one), named in names[k] ("conv1+relu+pool") if names is not NULL; returns their count. With

@@ -10,8 +10,11 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 #if defined(__linux__)
 #include <linux/futex.h>
@@ -26,8 +29,9 @@
 #endif
 
 enum { MAX_WORKERS = 63 };
-#define WORKER_SPIN_NS 150000 /* a worker waits this long for the next loop before sleeping */
-#define CALLER_SPIN_NS 50000  /* the caller waits this long for the last tasks before sleeping */
+/* How long a worker waits for the next loop, and the caller for the last tasks, before
+ * sleeping; MNIST_POOL_SPIN_US="worker,caller" (microseconds) overrides them. */
+static double g_worker_spin_ns = 20000, g_caller_spin_ns = 5000;
 
 static struct {
     pthread_mutex_t lock;      /* held by the thread running a parallel loop */
@@ -106,7 +110,7 @@ static void *worker_main(void *arg)
         uint32_t cur;
         for (int i = 0; (cur = atomic_load(&g.gen)) == seen; i++) {
             CPU_RELAX();
-            if ((i & 63) == 63 && now_ns() - t0 > WORKER_SPIN_NS) {
+            if ((i & 63) == 63 && now_ns() - t0 > g_worker_spin_ns) {
                 atomic_fetch_add(&g.sleepers, 1);
                 while ((cur = atomic_load(&g.gen)) == seen)
                     futex_wait(&g.gen, seen);
@@ -166,7 +170,14 @@ static void after_fork_child(void)
 }
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
-static void pool_init(void) { pthread_atfork(NULL, NULL, after_fork_child); }
+static void pool_init(void)
+{
+    pthread_atfork(NULL, NULL, after_fork_child);
+    const char *e = getenv("MNIST_POOL_SPIN_US");
+    double w, c;
+    if (e && sscanf(e, "%lf,%lf", &w, &c) == 2 && w >= 0 && c >= 0 && w < 1e6 && c < 1e6)
+        g_worker_spin_ns = w * 1e3, g_caller_spin_ns = c * 1e3;
+}
 
 void mn_pool_run(int threads, int tasks, mn_task_fn fn, void *ctx)
 {
@@ -206,7 +217,7 @@ void mn_pool_run(int threads, int tasks, mn_task_fn fn, void *ctx)
     uint32_t d;
     for (int i = 0; (d = atomic_load(&g.done)) != (uint32_t)tasks; i++) {
         CPU_RELAX();
-        if ((i & 63) == 63 && now_ns() - t0 > CALLER_SPIN_NS) {
+        if ((i & 63) == 63 && now_ns() - t0 > g_caller_spin_ns) {
             atomic_store(&g.caller_asleep, 1);
             while ((d = atomic_load(&g.done)) != (uint32_t)tasks)
                 futex_wait(&g.done, d);
@@ -215,4 +226,60 @@ void mn_pool_run(int threads, int tasks, mn_task_fn fn, void *ctx)
         }
     }
     pthread_mutex_unlock(&g.lock);
+}
+
+typedef struct jobs_ctx {
+    mn_job *jobs;
+    const uint16_t *order; /* (job << 12) | task, or NULL: tasks in job order */
+    int njobs;
+} jobs_ctx;
+
+static void jobs_task(void *ctx, int t, int worker)
+{
+    const jobs_ctx *c = ctx;
+    int j = 0;
+    if (c->order) {
+        j = c->order[t] >> 12;
+        t = c->order[t] & 0xfff;
+    } else {
+        for (;; j++) {
+            int n = c->jobs[j].tasks > 0 ? c->jobs[j].tasks : 0;
+            if (t < n)
+                break;
+            t -= n;
+        }
+    }
+    c->jobs[j].fn(c->jobs[j].ctx, t, worker);
+}
+
+void mn_pool_run_jobs(int threads, mn_job *jobs, int njobs)
+{
+    int total = 0;
+    for (int j = 0; j < njobs; j++)
+        total += jobs[j].tasks > 0 ? jobs[j].tasks : 0;
+    if (total <= 0)
+        return;
+    uint16_t order[1024];
+    jobs_ctx c = {jobs, NULL, njobs};
+    bool small = njobs <= 15 && total <= 1024;
+    for (int j = 0; j < njobs && small; j++)
+        small = jobs[j].tasks < 4096;
+    if (small) {
+        /* merge by the position (i + 1/2) / tasks of task i within its job */
+        int next[16] = {0};
+        for (int t = 0; t < total; t++) {
+            int best = -1;
+            double key = 2.0;
+            for (int j = 0; j < njobs; j++) {
+                if (jobs[j].tasks <= 0 || next[j] >= jobs[j].tasks)
+                    continue;
+                double k = (next[j] + 0.5) / jobs[j].tasks;
+                if (k < key)
+                    key = k, best = j;
+            }
+            order[t] = (uint16_t)((best << 12) | next[best]++);
+        }
+        c.order = order;
+    }
+    mn_pool_run(threads, total, jobs_task, &c);
 }

@@ -17,4 +17,16 @@ typedef void (*mn_task_fn)(void *ctx, int task, int worker);
  * started, the caller does the work. */
 void mn_pool_run(int threads, int tasks, mn_task_fn fn, void *ctx);
 
+/* A loop to run later, possibly together with others: its context is copied in by value. */
+typedef struct mn_job {
+    mn_task_fn fn;
+    int tasks;
+    _Alignas(16) unsigned char ctx[256];
+} mn_job;
+
+/* Runs the tasks of `njobs` jobs (those with tasks > 0) as one parallel loop, interleaved in
+ * proportion to their counts, so that jobs of different kinds (one bound by memory, one by
+ * arithmetic) run side by side. fn receives the job's own context and task index. */
+void mn_pool_run_jobs(int threads, mn_job *jobs, int njobs);
+
 #endif

@@ -238,9 +238,8 @@ mn_status mn_trainer_run(mn_trainer *t, const mn_dataset *train, const mn_datase
         if (!isfinite(loss))
             return mn_fail(MN_ERR_ARG, "training diverged at step %lld (loss is %g): lower the "
                                        "learning rate", (long long)t->step + 1, loss);
-        mn_model_backward(m, batch, threads);
         float lr = mn_schedule_lr(p, t->step, t->total);
-        mn_optim_update(m->params, m->grads, t->m1, t->m2, np, p, lr, t->step + 1, threads);
+        mn_model_backward_update(m, batch, threads, p, lr, t->step + 1, t->m1, t->m2);
         t->step++;
         loss_sum += loss;
         loss_n++;

@@ -435,6 +435,91 @@ static void test_model_gradient(const char *spec, int H, int threads)
     mn_model_free(m);
 }
 
+/* Dropout in the model: the masks are the high halves of mn_rng_next's stream, one number per
+ * value; the fast apply equals the reference forward and backward bit for bit. */
+static void test_dropout_model(void)
+{
+    mn_model *m;
+    CHECK(mn_model_create(&m, "dropout:0.3,dense:4", 1, 5, 7, MN_INIT_HE, 1) == MN_OK, "create");
+    enum { N = 3, IN = 35 };
+    CHECK(mn_model_reserve(m, N, 2) == MN_OK, "reserve");
+    float *x = randn((size_t)N * IN, 1.0f), *ref = randn((size_t)N * IN, 0);
+    float *fast = randn((size_t)N * IN, 0);
+    mn_model_set_input(m, x, N);
+    mn_rng a, b;
+    mn_rng_seed(&a, 99);
+    b = a;
+    mn_model_forward(m, N, true, &a, 2);
+    uint32_t keep = (uint32_t)((1.0 - 0.3f) * 4294967296.0);
+    int same = 1, kept = 0;
+    for (int i = 0; i < N * IN; i++) {
+        int want = (uint32_t)(mn_rng_next(&b) >> 32) < keep;
+        same &= m->dropout_mask[0][i] == want;
+        kept += want;
+    }
+    CHECK(same && kept > 0 && kept < N * IN && !memcmp(&a, &b, sizeof a),
+          "dropout masks are not mn_rng_next's stream");
+    const uint8_t *mask = m->dropout_mask[0];
+    mn_dropout_forward(ref, x, mask, 1.0f / 0.7f, (size_t)N * IN);
+    mn_dropout_apply(fast, x, mask, 1.0f / 0.7f, (size_t)N * IN);
+    bool eq = !memcmp(ref, fast, sizeof(float) * N * IN);
+    mn_dropout_backward(ref, x, mask, 1.0f / 0.7f, (size_t)N * IN);
+    mn_dropout_apply(fast, x, mask, 1.0f / 0.7f, (size_t)N * IN);
+    CHECK(eq && !memcmp(ref, fast, sizeof(float) * N * IN),
+          "fast dropout differs from the reference");
+    mn_free_aligned(x), mn_free_aligned(ref), mn_free_aligned(fast);
+    mn_model_free(m);
+}
+
+/* The update fused into the backward pass gives the bits of backward followed by the update,
+ * for each optimizer, with 1 and 2 threads. */
+static void test_fused_update(void)
+{
+    const char *spec = "conv:4:3,relu,pool:2,dense:300,relu,dropout:0.5,dense:10";
+    enum { N = 5 };
+    float *input = randn((size_t)N * 784, 1.0f);
+    uint8_t labels[N] = {1, 0, 2, 7, 9};
+    const mn_optimizer opts[] = {MN_OPT_SGD, MN_OPT_MOMENTUM, MN_OPT_ADAM};
+    for (int o = 0; o < 3; o++)
+        for (int threads = 1; threads <= 2; threads++) {
+            mn_model *a, *b;
+            mn_model_create(&a, spec, 1, 28, 28, MN_INIT_HE, 3);
+            mn_model_create(&b, spec, 1, 28, 28, MN_INIT_HE, 3);
+            mn_model_reserve(a, N, threads);
+            mn_model_reserve(b, N, threads);
+            size_t np = a->num_params;
+            float *m1a = randn(np, 0.01f), *m2a = randn(np, 0), *m1b = randn(np, 0);
+            float *m2b = randn(np, 0);
+            for (size_t i = 0; i < np; i++)
+                m2a[i] = m1a[i] * m1a[i], m1b[i] = m1a[i], m2b[i] = m2a[i];
+            mn_train_params p = mn_train_default_params();
+            p.optimizer = opts[o];
+            p.weight_decay = 0.01f;
+            for (int step = 1; step <= 3; step++) {
+                mn_model *ms[2] = {a, b};
+                for (int k = 0; k < 2; k++) {
+                    mn_rng rng;
+                    mn_rng_seed(&rng, (uint64_t)step);
+                    mn_model_set_input(ms[k], input, N);
+                    mn_model_forward(ms[k], N, true, &rng, threads);
+                    mn_softmax_xent(ms[k]->grad_a, NULL, ms[k]->act[ms[k]->num_layers], labels, N,
+                                    10);
+                }
+                mn_model_backward(a, N, threads);
+                mn_optim_update(a->params, a->grads, m1a, m2a, np, &p, 1e-3f, step, threads);
+                mn_model_backward_update(b, N, threads, &p, 1e-3f, step, m1b, m2b);
+            }
+            CHECK(!memcmp(a->params, b->params, np * sizeof(float)) &&
+                      !memcmp(m1a, m1b, np * sizeof(float)) && !memcmp(m2a, m2b, np * sizeof(float)),
+                  "fused update (optimizer %d, %d threads) differs from backward + update", o,
+                  threads);
+            mn_free_aligned(m1a), mn_free_aligned(m2a), mn_free_aligned(m1b), mn_free_aligned(m2b);
+            mn_model_free(a);
+            mn_model_free(b);
+        }
+    mn_free_aligned(input);
+}
+
 int main(void)
 {
     mn_rng_seed(&g_rng, 12345);
@@ -460,6 +545,8 @@ int main(void)
     test_model_gradient("conv:2:3:1:0,conv:3:3,relu,pool:2,dense:4,relu,dropout:0,dense:3", 8, 3);
     test_model_gradient("conv:3:5,relu,relu,pool:2,dense:3", 8, 1);
     test_model_gradient("flatten,conv:3:1:1:0,relu,dense:2", 5, 2);
+    test_fused_update();
+    test_dropout_model();
 
     /* the direct convolution: shapes of the cnn, odd sizes, batch 1, channel counts around the
      * tile sizes, kernels wider than a tile of taps, padding wider than the kernel */

@@ -1,0 +1,105 @@
+/* peak_flops.c: the FP32 peak this machine delivers right now, for bench/run.sh to put the
+ * library's GFLOP/s in proportion: each of N threads (default 2) runs 24 independent chains of
+ * AVX-512 FMAs on registers only, for about --seconds (default 0.5); prints the best of three
+ * tries as "peak_gflops X" and per thread as "peak_gflops_per_thread X". Without AVX-512 (or
+ * off x86-64) it says so and prints 0. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+#if defined(__x86_64__)
+#define F(r) "vfmadd231ps %%zmm30, %%zmm31, %%zmm" #r "\n\t"
+/* 24 FMAs on 24 accumulators per iteration: 24 * 16 * 2 flops. */
+__attribute__((target("avx512f"))) static void fma_loop(long iters)
+{
+    __asm__ volatile("vxorps %%xmm30, %%xmm30, %%xmm30\n\t"
+                     "vxorps %%xmm31, %%xmm31, %%xmm31\n\t"
+                     "1:\n\t" F(0) F(1) F(2) F(3) F(4) F(5) F(6) F(7) F(8) F(9) F(10) F(11)
+                         F(12) F(13) F(14) F(15) F(16) F(17) F(18) F(19) F(20) F(21) F(22) F(23)
+                     "dec %0\n\t"
+                     "jnz 1b\n\t"
+                     "vzeroupper"
+                     : "+r"(iters)
+                     :
+                     : "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
+                       "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15",
+                       "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23",
+                       "xmm30", "xmm31");
+}
+#define FLOPS_PER_ITER (24.0 * 16 * 2)
+#endif
+
+typedef struct job {
+    long iters;
+    double seconds;
+} job;
+
+static void *run(void *arg)
+{
+    job *j = arg;
+    double t = now();
+#if defined(__x86_64__)
+    fma_loop(j->iters);
+#endif
+    j->seconds = now() - t;
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    int threads = 2;
+    double seconds = 0.5;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--threads"))
+            threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--seconds"))
+            seconds = atof(argv[i + 1]);
+    }
+    if (threads < 1 || threads > 256 || !(seconds > 0)) {
+        fprintf(stderr, "usage: peak_flops [--threads N] [--seconds S]\n");
+        return 2;
+    }
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx512f")) {
+        printf("no AVX-512 on this CPU\npeak_gflops 0\n");
+        return 0;
+    }
+    /* calibrate: iterations per second of one thread */
+    job cal = {1000000, 0};
+    run(&cal);
+    long iters = (long)(cal.iters / cal.seconds * seconds);
+    double best = 0.0;
+    job *jobs = calloc((size_t)threads, sizeof(job));
+    pthread_t *ids = calloc((size_t)threads, sizeof(pthread_t));
+    for (int tries = 0; tries < 3; tries++) {
+        for (int t = 0; t < threads; t++) {
+            jobs[t].iters = iters;
+            pthread_create(&ids[t], NULL, run, &jobs[t]);
+        }
+        double slowest = 0.0;
+        for (int t = 0; t < threads; t++) {
+            pthread_join(ids[t], NULL);
+            slowest = jobs[t].seconds > slowest ? jobs[t].seconds : slowest;
+        }
+        double gflops = threads * (double)iters * FLOPS_PER_ITER / slowest * 1e-9;
+        best = gflops > best ? gflops : best;
+    }
+    printf("threads %d\npeak_gflops %.1f\npeak_gflops_per_thread %.1f\n", threads, best,
+           best / threads);
+    free(jobs);
+    free(ids);
+#else
+    printf("not x86-64\npeak_gflops 0\n");
+#endif
+    return 0;
+}
