@@ -91,6 +91,9 @@ static void run_tasks(int worker, uint32_t gen)
         uint32_t t = (uint32_t)s;
         if (t >= tasks)
             break;
+        /* Pairs with the caller's fence: if any of the loads above saw the next loop's
+         * values, the state has already been closed and the claim below fails. */
+        atomic_thread_fence(memory_order_acquire);
         if (!atomic_compare_exchange_weak_explicit(&g.state, &s, s + 1, memory_order_acq_rel,
                                                    memory_order_acquire))
             continue;
@@ -200,12 +203,17 @@ void mn_pool_run(int threads, int tasks, mn_task_fn fn, void *ctx)
         run_serial(tasks, fn, ctx);
         return;
     }
+    /* Close the previous loop before rewriting its fields: a worker that read its state
+     * (gen - 1, tasks) late must not claim "task tasks" against this loop's larger count; that
+     * ran a task twice and pushed `done` past `tasks`, so the caller waited for ever. */
+    uint32_t gen = atomic_load(&g.gen) + 1;
+    atomic_store(&g.state, ((uint64_t)gen << 32) | UINT32_MAX);
+    atomic_thread_fence(memory_order_seq_cst);
     atomic_store_explicit(&g.fn, fn, memory_order_relaxed);
     atomic_store_explicit(&g.ctx, ctx, memory_order_relaxed);
     atomic_store_explicit(&g.tasks, tasks, memory_order_relaxed);
     atomic_store_explicit(&g.helpers, helpers, memory_order_relaxed);
     atomic_store(&g.done, 0);
-    uint32_t gen = atomic_load(&g.gen) + 1;
     atomic_store_explicit(&g.state, (uint64_t)gen << 32, memory_order_release);
     atomic_store(&g.gen, gen);
     if (atomic_load(&g.sleepers) > 0)
@@ -215,11 +223,11 @@ void mn_pool_run(int threads, int tasks, mn_task_fn fn, void *ctx)
 
     double t0 = now_ns();
     uint32_t d;
-    for (int i = 0; (d = atomic_load(&g.done)) != (uint32_t)tasks; i++) {
+    for (int i = 0; (d = atomic_load(&g.done)) < (uint32_t)tasks; i++) {
         CPU_RELAX();
         if ((i & 63) == 63 && now_ns() - t0 > g_caller_spin_ns) {
             atomic_store(&g.caller_asleep, 1);
-            while ((d = atomic_load(&g.done)) != (uint32_t)tasks)
+            while ((d = atomic_load(&g.done)) < (uint32_t)tasks)
                 futex_wait(&g.done, d);
             atomic_store(&g.caller_asleep, 0);
             break;

@@ -10,7 +10,7 @@ check() { if eval "$2"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL
 if [ ! -d "${MNIST_DATA:-}" ]; then echo "SKIP: no MNIST data"; echo "0 passed, 0 failed"; exit 0; fi
 
 # Adam moments, dropout masks and the data order must all survive the interruption.
-args=(--model conv:8:5,relu,pool:2,dense:32,relu,dropout:0.5,dense:10 --steps 400 --batch 50
+args=(--model conv:8:5,relu,pool:2,dense:32,relu,dropout:0.5,dense:10 --steps 800 --batch 50
       --threads 2 --seed 3 --quiet)
 "$mnist" train "${args[@]}" --out full.safetensors >/dev/null
 check "uninterrupted run wrote its model" "[ -s full.safetensors ]"
@@ -18,9 +18,12 @@ check "uninterrupted run wrote its model" "[ -s full.safetensors ]"
 # SIGTERM: finish the step, write the checkpoint, exit 143, say how to resume.
 "$mnist" train "${args[@]}" --out resumed.safetensors --checkpoint ck.safetensors --checkpoint-every 100 2>term.err &
 pid=$!
-for _ in $(seq 300); do [ -e ck.safetensors ] && break; sleep 0.1; done  # training is under way
-sleep 0.3
+# Training is under way once the first checkpoint exists; the process is stopped there so that
+# SIGTERM reaches it mid-run however fast this machine is.
+for _ in $(seq 3000); do [ -e ck.safetensors ] && break; sleep 0.01; done
+kill -STOP $pid
 kill -TERM $pid
+kill -CONT $pid
 wait $pid; rc=$?
 check "SIGTERM exits with 143 (got $rc)" "[ $rc -eq 143 ]"
 check "the message says how to resume" "grep -q 'resume with: mnist train --resume ck.safetensors' term.err"
@@ -33,8 +36,8 @@ check "resumed run equals the uninterrupted one, byte for byte" "cmp -s full.saf
 rm -f ck2.safetensors
 "$mnist" train "${args[@]}" --out killed.safetensors --checkpoint ck2.safetensors --checkpoint-every 25 >/dev/null 2>&1 &
 pid=$!
-for _ in $(seq 300); do [ -e ck2.safetensors ] && break; sleep 0.1; done  # the first checkpoint
-sleep "$(awk -v s=$RANDOM 'BEGIN{srand(s); printf "%.2f", rand() * 1.5}')"
+for _ in $(seq 3000); do [ -e ck2.safetensors ] && break; sleep 0.01; done  # the first checkpoint
+sleep "$(awk -v s=$RANDOM 'BEGIN{srand(s); printf "%.2f", rand() * 0.5}')"
 kill -KILL $pid; wait $pid 2>/dev/null
 echo "killed at a random moment after the first checkpoint"
 check "a checkpoint exists after SIGKILL" "[ -s ck2.safetensors ]"
