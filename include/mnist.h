@@ -254,6 +254,7 @@ typedef struct mn_train_params {
     float momentum;         /* MN_OPT_MOMENTUM */
     float beta1, beta2, eps;/* MN_OPT_ADAM */
     float weight_decay;     /* decoupled (AdamW-style) when > 0 */
+    float label_smoothing;  /* target (1 - e) on the label plus e / classes everywhere; 0 = off */
     mn_schedule schedule;
     int64_t warmup_steps;
     /* Data augmentation for training (0 = off): random shift up to aug_shift pixels, rotation up

@@ -149,6 +149,9 @@ void mn_adam_update(float *p, const float *g, float *m, float *v, size_t n, floa
  * (returned, natural log) and dlogits[N,K] = (probs - onehot(labels)) / N (may be NULL). */
 float mn_softmax_xent(float *dlogits, float *probs, const float *logits, const uint8_t *labels,
                       int N, int K);
+/* The same against smoothed targets (1 - smoothing) onehot + smoothing / K (label smoothing). */
+float mn_softmax_xent_smooth(float *dlogits, float *probs, const float *logits,
+                             const uint8_t *labels, int N, int K, float smoothing);
 void mn_softmax(float *probs, const float *logits, int N, int K);
 
 #endif

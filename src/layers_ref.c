@@ -180,6 +180,16 @@ void mn_softmax(float *probs, const float *logits, int N, int K)
 float mn_softmax_xent(float *dlogits, float *probs, const float *logits, const uint8_t *labels,
                       int N, int K)
 {
+    return mn_softmax_xent_smooth(dlogits, probs, logits, labels, N, K, 0.0f);
+}
+
+float mn_softmax_xent_smooth(float *dlogits, float *probs, const float *logits,
+                             const uint8_t *labels, int N, int K, float smoothing)
+{
+    /* targets q = (1 - e) onehot + e / K: loss = logsumexp(z) - sum q z, dlogits = (p - q) / N.
+     * With e = 0 every operation is the plain one-hot case's, bit for bit. */
+    const float off = smoothing > 0.0f ? smoothing / (float)K : 0.0f;
+    const float on = smoothing > 0.0f ? 1.0f - smoothing + off : 1.0f;
     double loss = 0;
     for (int n = 0; n < N; n++) {
         const float *z = logits + (size_t)n * K;
@@ -190,13 +200,20 @@ float mn_softmax_xent(float *dlogits, float *probs, const float *logits, const u
         for (int k = 0; k < K; k++)
             sum += exp((double)z[k] - m);
         double logsum = log(sum) + m;
-        loss += logsum - z[labels[n]];
+        if (smoothing > 0.0f) {
+            double zsum = 0;
+            for (int k = 0; k < K; k++)
+                zsum += z[k];
+            loss += logsum - (1.0 - smoothing) * z[labels[n]] - (double)smoothing / K * zsum;
+        } else {
+            loss += logsum - z[labels[n]];
+        }
         for (int k = 0; k < K; k++) {
             float p = (float)exp((double)z[k] - logsum);
             if (probs)
                 probs[(size_t)n * K + k] = p;
             if (dlogits)
-                dlogits[(size_t)n * K + k] = (p - (k == labels[n] ? 1.0f : 0.0f)) / (float)N;
+                dlogits[(size_t)n * K + k] = (p - (k == labels[n] ? on : off)) / (float)N;
         }
     }
     return (float)(loss / N);

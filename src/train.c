@@ -233,8 +233,8 @@ mn_status mn_trainer_run(mn_trainer *t, const mn_dataset *train, const mn_datase
         }
         mn_model_load_input_u8(m, t->pixels, batch);
         mn_model_forward(m, batch, true, &t->drop_rng, threads);
-        float loss = mn_softmax_xent(m->grad_a, NULL, m->act[m->num_layers], t->labels, batch,
-                                     m->num_classes);
+        float loss = mn_softmax_xent_smooth(m->grad_a, NULL, m->act[m->num_layers], t->labels,
+                                            batch, m->num_classes, p->label_smoothing);
         if (!isfinite(loss))
             return mn_fail(MN_ERR_ARG, "training diverged at step %lld (loss is %g): lower the "
                                        "learning rate", (long long)t->step + 1, loss);
@@ -324,6 +324,7 @@ static const struct {
     {CKPT "beta2", F_F32, offsetof(mn_train_params, beta2)},
     {CKPT "eps", F_F32, offsetof(mn_train_params, eps)},
     {CKPT "weight_decay", F_F32, offsetof(mn_train_params, weight_decay)},
+    {CKPT "label_smoothing", F_F32, offsetof(mn_train_params, label_smoothing)},
     {CKPT "schedule", F_INT, offsetof(mn_train_params, schedule)},
     {CKPT "warmup_steps", F_I64, offsetof(mn_train_params, warmup_steps)},
     {CKPT "aug_shift", F_F32, offsetof(mn_train_params, aug_shift)},

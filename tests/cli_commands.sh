@@ -29,6 +29,7 @@ expect_error "bad spec points at the token" 1 "layer 2 \"rleu\": unknown layer" 
   "$mnist" train --model conv:4:5,rleu,dense:10 --data "${MNIST_DATA:-/nonexistent}"
 expect_error "unknown distortion" 2 "--augment: unknown distortion 'wobble'" "$mnist" train --augment wobble:3
 expect_error "distortion out of range" 2 "--augment rotate: '400' is not a number from 0 to 45" "$mnist" train --augment rotate:400
+expect_error "label smoothing out of range" 2 "--label-smoothing: '0.9' is not a number from 0 to 0.5" "$mnist" train --label-smoothing 0.9
 expect_error "missing data directory" 1 "mnist data fetch" "$mnist" train --data "$tmp/nowhere"
 
 if [ ! -d "${MNIST_DATA:-}" ]; then echo "SKIP: no MNIST data for the rest"; echo "$pass passed, $fail failed"; [ $fail -eq 0 ]; exit; fi
@@ -40,6 +41,11 @@ check "train --json: test_accuracy >= 0.9 and the fields" \
 check "train progress goes to stderr" "grep -q 'step 1000/1000' train.err"
 out=$("$mnist" train --model softmax --steps 300 --augment shift:2,rotate:10,scale:0.1,elastic:6 --out aug.safetensors --json 2>/dev/null)
 check "training with augmentation learns (>= 0.85 after 300 steps)" "json 'assert d[\"test_accuracy\"] >= 0.85' <<<\"\$out\""
+out=$("$mnist" train --model softmax --steps 300 --label-smoothing 0.1 --out ls.safetensors --json 2>/dev/null)
+check "training with label smoothing learns (>= 0.88 after 300 steps)" "json 'assert d[\"test_accuracy\"] >= 0.88' <<<\"\$out\""
+out=$("$mnist" train --model best --steps 20 --threads 2 --out best.safetensors --json 2>best.err)
+check "--model best uses its own recipe" "grep -q 'recipe best' best.err && json 'assert d[\"model\"] == \"best\"' <<<\"\$out\""
+check "a best model file names its preset" "'$mnist' info best.safetensors | grep -q 'best'"
 check "info shows the spec" "'$mnist' info sm.safetensors | grep -q 'spec *dense:10'"
 check "info --json" "'$mnist' info sm.safetensors --json | json 'assert d[\"parameters\"] == 7850'"
 out=$("$mnist" eval sm.safetensors --json)
