@@ -1,39 +1,74 @@
 #!/usr/bin/env bash
-# results.sh: reruns the README's results table: trains each model with its recipe and writes
-# docs/RESULTS.md (accuracy, training time on this machine, the exact command). Slow: the
-# tutorial CNN recipe is 20,000 steps. Usage: scripts/results.sh [build/mnist] [rows...]
-# where rows are any of: softmax cnn-fast cnn-tutorial (default: all).
+# results.sh: reruns rows of the README's results table and writes docs/RESULTS.md. Each row is
+# one command; its JSON output is kept in out/results/ROW.json, so rows can be rerun one at a
+# time and the table is rebuilt from every row on record. Slow: cnn-tutorial is 20,000 steps and
+# each best-N about 10 minutes.
+# Usage: scripts/results.sh [build/mnist] [ROW...]
+#   ROW: softmax cnn-fast cnn-tutorial best-1 best-2 best-3 ensemble (default: all, in order;
+#   ensemble evaluates the three best-N models, so it needs them).
 set -euo pipefail
 mnist=$(readlink -f "${1:-build/mnist}"); shift || true
 cd "$(dirname "$0")/.."
-rows=("$@"); [ ${#rows[@]} -gt 0 ] || rows=(softmax cnn-fast cnn-tutorial)
-mkdir -p out docs
+all=(softmax cnn-fast cnn-tutorial best-1 best-2 best-3 ensemble)
+rows=("$@"); [ ${#rows[@]} -gt 0 ] || rows=("${all[@]}")
+mkdir -p out/results docs
 declare -A cmd=(
   [softmax]="train --model softmax --out out/softmax.safetensors"
   [cnn-fast]="train --model cnn --recipe fast --out out/cnn-fast.safetensors"
   [cnn-tutorial]="train --model cnn --out out/cnn-tutorial.safetensors"
+  [best-1]="train --model best --seed 1 --out out/best-1.safetensors"
+  [best-2]="train --model best --seed 2 --out out/best-2.safetensors"
+  [best-3]="train --model best --seed 3 --out out/best-3.safetensors"
+  [ensemble]="eval out/best-1.safetensors out/best-2.safetensors out/best-3.safetensors --tta"
 )
 declare -A what=(
   [softmax]="softmax, tutorial recipe (SGD 0.5, batch 100, 1000 steps)"
   [cnn-fast]="cnn, fast recipe (Adam 2e-3 one-cycle, batch 64, 2 epochs)"
   [cnn-tutorial]="cnn, tutorial recipe (Adam 1e-4, batch 50, 20,000 steps)"
 )
-out=docs/RESULTS.md
-{
-  echo "# Results"
-  echo
-  echo "Made by \`scripts/results.sh\` on $(date -u +%Y-%m-%d) on this machine:"
-  echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average before the runs: $(cut -d' ' -f1-3 /proc/loadavg)."
-  echo
-  echo "| model and recipe | test accuracy | training time | command |"
-  echo "| --- | --- | --- | --- |"
-} > "$out.tmp"
+py() { /usr/bin/python3 -c "$@"; }
 for r in "${rows[@]}"; do
+  [ -n "${cmd[$r]:-}" ] || { echo "results: unknown row '$r' (${all[*]})" >&2; exit 2; }
   echo "== $r: mnist ${cmd[$r]}" >&2
+  load=$(cut -d' ' -f1-3 /proc/loadavg)
   json=$("$mnist" ${cmd[$r]} --json | tail -n 1)
-  acc=$(/usr/bin/python3 -c "import json,sys; print('%.4f' % json.loads(sys.argv[1])['test_accuracy'])" "$json")
-  secs=$(/usr/bin/python3 -c "import json,sys; print('%.1f s' % json.loads(sys.argv[1])['train_seconds'])" "$json")
-  echo "| ${what[$r]} | $acc | $secs | \`mnist ${cmd[$r]}\` |" >> "$out.tmp"
+  py "import json,sys; d=json.loads(sys.argv[1]); d['_date']=sys.argv[2]; d['_load']=sys.argv[3]
+print(json.dumps(d))" "$json" "$(date -u +%Y-%m-%d)" "$load" >"out/results/$r.json"
 done
-mv "$out.tmp" "$out"
-cat "$out"
+
+# The table, from every row on record.
+py '
+import json, os, statistics, sys
+cmd, what = ({k: v for k, v in (l.rstrip("\n").split("\t") for l in open(f))} for f in sys.argv[1:3])
+rec = {r: json.load(open(f"out/results/{r}.json")) for r in cmd if os.path.exists(f"out/results/{r}.json")}
+out = ["# Results", "",
+       "Made by `scripts/results.sh` (each row: the command shown, run with `build/mnist`, all cores).",
+       "Machine: %d cores, %s." % (os.cpu_count(), next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))),
+       "", "| model and recipe | test accuracy | training time | command | run on (load average) |",
+       "| --- | --- | --- | --- | --- |"]
+def row(name, acc, secs, command, d):
+    out.append("| %s | %s | %s | `mnist %s` | %s (%s) |" % (name, acc, secs, command, d["_date"], d["_load"]))
+for r in ("softmax", "cnn-fast", "cnn-tutorial"):
+    if r in rec:
+        d = rec[r]
+        row(what[r], "%.4f" % d["test_accuracy"], "%.1f s" % d["train_seconds"], cmd[r], d)
+best = [r for r in ("best-1", "best-2", "best-3") if r in rec]
+for r in best:
+    d = rec[r]
+    row(f"best, seed {r[-1]}", "%.4f" % d["test_accuracy"], "%.1f s" % d["train_seconds"], cmd[r], d)
+if len(best) >= 2:
+    accs = [rec[r]["test_accuracy"] for r in best]
+    secs = [rec[r]["train_seconds"] for r in best]
+    out.append(f"| best, {len(best)} seeds: mean (min to max) | {statistics.mean(accs):.4f} "
+               f"({min(accs):.4f} to {max(accs):.4f}) | {statistics.mean(secs):.1f} s each | "
+               f"the rows above | |")
+if "ensemble" in rec and len(best) == 3:
+    d = rec["ensemble"]
+    total = sum(rec[r]["train_seconds"] for r in best)
+    row("ensemble of the 3 best models, test-time augmentation", "%.4f" % d["accuracy"],
+        "%.1f s in all" % total, cmd["ensemble"], d)
+open("docs/RESULTS.md.tmp", "w").write("\n".join(out) + "\n")
+os.replace("docs/RESULTS.md.tmp", "docs/RESULTS.md")
+print("\n".join(out))
+' <(for r in "${all[@]}"; do printf '%s\t%s\n' "$r" "${cmd[$r]}"; done) \
+  <(for r in softmax cnn-fast cnn-tutorial; do printf '%s\t%s\n' "$r" "${what[$r]}"; done)
