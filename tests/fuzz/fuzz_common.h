@@ -18,13 +18,14 @@ static inline void fuzz_check_message(const char *name)
         abort();
 }
 
-/* True when running the model (a forward pass and a training step on a few images) is cheap:
- * small parameter arena, activations, im2col buffer and multiply-adds. */
-static inline bool fuzz_model_is_cheap(const mn_model *m)
+/* True when running the model on `batch` images at once is cheap: small parameter arena, im2col
+ * buffer and multiply-adds, and at most 2^22 activation values for the whole batch. (A trainer
+ * sizes its workspace for 256 images, the evaluation chunk, whatever its batch.) */
+static inline bool fuzz_model_is_cheap(const mn_model *m, size_t batch)
 {
     const size_t limit = (size_t)1 << 18;
     size_t act = (size_t)m->in_c * m->in_h * m->in_w, flops = 0;
-    if (m->num_params > limit || act > limit)
+    if (m->num_params > limit || act * batch > ((size_t)1 << 22))
         return false;
     for (int i = 0; i < m->num_layers; i++) {
         const mn_layer *L = &m->layers[i];
@@ -40,7 +41,7 @@ static inline bool fuzz_model_is_cheap(const mn_model *m)
         } else {
             flops += out * (size_t)(L->k > 0 ? L->k * L->k : 1);
         }
-        if (act > limit || flops > ((size_t)1 << 21))
+        if (act * batch > ((size_t)1 << 22) || flops > ((size_t)1 << 21))
             return false;
     }
     return true;
