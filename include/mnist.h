@@ -148,8 +148,12 @@ typedef enum mn_init {
 /* Builds a model for inputs of channels x rows x cols from a preset name ("softmax", "cnn") or a
  * spec string such as "conv:32:5,relu,pool:2,conv:64:5,relu,pool:2,dense:1024,relu,dropout:0.5,
  * dense:10". Tokens: conv:OUT:K[:STRIDE[:PAD]] (PAD defaults to "same" for stride 1: K/2),
- * pool:K[:STRIDE], dense:OUT, relu, dropout:P, flatten. The last layer must be dense with as
- * many outputs as classes. A bad token fails with MN_ERR_ARG and a message pointing at it. */
+ * pool:K[:STRIDE], dense:OUT, relu, bn, dropout:P, flatten. The last layer must be dense with as
+ * many outputs as classes. A bad token fails with MN_ERR_ARG and a message pointing at it.
+ * `bn` is batch normalisation as PyTorch's BatchNorm2d (per channel, over images and pixels)
+ * or, after a dense layer or flatten, BatchNorm1d (per feature): eps 1e-5, momentum 0.1,
+ * trainable scale and shift (gamma 1 and beta 0 at first, whatever `init`); training uses the
+ * batch's statistics and keeps running ones, which prediction uses. */
 mn_status mn_model_create(mn_model **out, const char *spec, uint32_t channels, uint32_t rows,
                           uint32_t cols, mn_init init, uint64_t seed);
 void mn_model_free(mn_model *model);
@@ -176,7 +180,8 @@ mn_status mn_model_set_meta(mn_model *model, const char *key, const char *value)
 const char *mn_model_get_meta(const mn_model *model, const char *key); /* NULL if absent */
 
 /* Predicts `n` images of uint8 pixels (n * channels*rows*cols, 0 = background) and writes n x
- * classes probabilities (softmax). Uses up to `threads` threads (0 = all cores). */
+ * classes probabilities (softmax). Uses up to `threads` threads (0 = all cores). bn layers use
+ * their running statistics (folded into the layer before them where possible). */
 mn_status mn_model_predict(mn_model *model, const uint8_t *pixels, uint32_t n, float *probs,
                            int threads);
 
@@ -185,13 +190,25 @@ mn_status mn_model_predict_float(mn_model *model, const float *pixels, uint32_t 
                                  int threads);
 
 /* Saves as .safetensors (tensor names and layouts of PyTorch's state_dict: conv1.weight is
- * [out, in, kh, kw], fc1.weight is [out, in]; a single dense layer is "fc"). Written to a
- * temporary file and renamed, so `path` is never left half-written. */
+ * [out, in, kh, kw], fc1.weight is [out, in]; a single dense layer is "fc"; bn layers are bn1,
+ * bn2, ... with .weight, .bias, .running_mean and .running_var, all [channels], but no
+ * num_batches_tracked). Written to a temporary file and renamed, so `path` is never left
+ * half-written. */
 mn_status mn_model_save(const mn_model *model, const char *path);
 
 /* Loads a model saved by mn_model_save, checking everything (header size against the file size,
- * JSON, dtype, shapes against the spec, offsets in range, no overlap). */
+ * JSON, dtype, shapes against the spec, offsets in range, no overlap, running variances >= 0). */
 mn_status mn_model_load(mn_model **out, const char *path);
+
+/* A new model for inference with batch normalisation folded away: each bn layer that directly
+ * follows a convolution or dense layer (or a bn folded there) is removed and folded into that
+ * layer's weights and bias: with s = gamma / sqrt(running_var + 1e-5) per output channel,
+ * w' = w * s and b' = (b - running_mean) * s + beta. A bn anywhere else (after pooling, ReLU or
+ * flatten, or first) stays. The new model predicts what `model` predicts, up to float rounding
+ * (mn_model_predict already runs this form internally); its spec lacks the folded bn tokens and
+ * its tensors are named after that spec; normalisation and metadata are copied. Without bn
+ * layers: a plain copy. The caller frees *out with mn_model_free. */
+mn_status mn_model_fold_batchnorm(const mn_model *model, mn_model **out);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Evaluation                                                                                  */

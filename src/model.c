@@ -3,6 +3,7 @@
  * train.c, files in model_io.c. */
 #include "model_internal.h"
 
+#include "batchnorm.h"
 #include "layers.h"
 
 #include <math.h>
@@ -32,7 +33,8 @@ mn_status mn_model_create(mn_model **out, const char *spec, uint32_t channels, u
     }
     m->params = mn_alloc_aligned(m->num_params, sizeof(float));
     m->grads = mn_alloc_aligned(m->num_params, sizeof(float));
-    if (!m->params || !m->grads) {
+    m->buffers = mn_alloc_aligned(m->num_buffers, sizeof(float));
+    if (!m->params || !m->grads || !m->buffers) {
         size_t n = m->num_params;
         mn_model_free(m);
         return mn_fail(MN_ERR_NOMEM, "out of memory for %zu parameters", n);
@@ -47,8 +49,10 @@ void mn_model_free(mn_model *m)
     if (!m)
         return;
     free_workspace(m);
+    mn_model_free(m->folded);
     mn_free_aligned(m->params);
     mn_free_aligned(m->grads);
+    mn_free_aligned(m->buffers);
     for (int i = 0; i < m->num_meta; i++) {
         free(m->meta_key[i]);
         free(m->meta_value[i]);
@@ -136,6 +140,14 @@ void mn_model_init_params(mn_model *m, mn_init init, uint64_t seed)
     for (int i = 0; i < m->num_layers; i++) {
         mn_layer *L = &m->layers[i];
         float *w = m->params + L->w_off, *b = m->params + L->b_off;
+        if (L->kind == MN_LAYER_BN) { /* PyTorch's: gamma 1, beta 0, running mean 0, var 1 */
+            for (size_t j = 0; j < L->w_count; j++) {
+                w[j] = 1.0f, b[j] = 0.0f;
+                m->buffers[L->r_off + j] = 0.0f;
+                m->buffers[L->r_off + L->w_count + j] = 1.0f;
+            }
+            continue;
+        }
         size_t fan_in = L->b_count ? L->w_count / L->b_count : 1;
         for (size_t j = 0; j < L->w_count; j++)
             w[j] = init == MN_INIT_ZERO           ? 0.0f
@@ -151,7 +163,10 @@ void mn_model_init_params(mn_model *m, mn_init init, uint64_t seed)
  * with it, a dense layer a following ReLU. An activation read by a fast convolution is kept
  * "HCW" with the convolution's zero padding around it (layers.h); every other is NCHW, which
  * is also PyTorch's flatten order for dense layers. ReLU and dropout keep their input's
- * layout (zeros stay zeros). */
+ * layout (zeros stay zeros). Batch normalisation works NCHW and takes a following ReLU and
+ * 2x2/2 max-pool with it, as a convolution would have; prediction runs through the folded twin
+ * (fold.c) where bn directly follows a convolution or dense layer, so there the convolution
+ * fuses them again. */
 
 typedef enum op_kind {
     OP_CONV,   /* stride-1 convolution [+ ReLU] [+ 2x2 max-pool], direct tiles */
@@ -161,6 +176,7 @@ typedef enum op_kind {
     OP_RELU,
     OP_DROPOUT,
     OP_FLATTEN,
+    OP_BN,     /* [+ ReLU] */
 } op_kind;
 
 /* Dense layers with at least this many weights get their update fused into the backward pass
@@ -175,10 +191,13 @@ typedef struct act_layout {
 typedef struct mn_op {
     op_kind kind;
     int first, last; /* layers first..last; reads act[first], writes act[last + 1] */
-    int relu;        /* dense: fused ReLU */
+    int relu;        /* dense, bn: fused ReLU */
+    mn_bn_desc bd;   /* OP_BN (N set per call) */
+    int bn_train;    /* bn: the last forward used batch statistics */
+    float *stat;     /* bn: mean[C] then 1/sqrt(var + eps)[C] of the last forward */
     mn_conv_desc cd; /* OP_CONV */
     float *wf, *wb;  /* OP_CONV: repacked weights */
-    uint8_t *arg;    /* OP_CONV with pool: window position of each maximum */
+    uint8_t *arg;    /* OP_CONV, OP_BN with pool: window position of each maximum */
     float *tmp;      /* NCHW output (and its gradient) when act[last + 1] is HCW */
     float *slots;    /* convolutions: weight gradients per chunk of images */
     float *dsave;    /* dense layers updated in backward: their output gradient */
@@ -219,6 +238,7 @@ static void plan_free(struct mn_plan *p)
         mn_free_aligned(p->ops[i].tmp);
         mn_free_aligned(p->ops[i].slots);
         mn_free_aligned(p->ops[i].dsave);
+        mn_free_aligned(p->ops[i].stat);
     }
     mn_free_aligned(p->scratch);
     mn_free_aligned(p->col);
@@ -276,6 +296,18 @@ static void plan_build(const mn_model *m, struct mn_plan *p)
             op->kind = OP_DENSE;
             op->relu = i + 1 < m->num_layers && m->layers[i + 1].kind == MN_LAYER_RELU;
             i += op->relu;
+            break;
+        case MN_LAYER_BN:
+            op->kind = OP_BN;
+            {
+                int relu = i + 1 < m->num_layers && m->layers[i + 1].kind == MN_LAYER_RELU;
+                int j = i + relu + 1;
+                int pool = j < m->num_layers && m->layers[j].kind == MN_LAYER_POOL &&
+                           m->layers[j].k == 2 && m->layers[j].stride == 2;
+                op->bd = (mn_bn_desc){1, L->in_c, L->in_h, L->in_w, relu, pool};
+                op->relu = relu;
+                i += relu + pool;
+            }
             break;
         case MN_LAYER_RELU: op->kind = OP_RELU; break;
         case MN_LAYER_DROPOUT: op->kind = OP_DROPOUT; break;
@@ -386,6 +418,10 @@ mn_status mn_model_reserve(mn_model *m, int batch, int threads)
                                              sizeof(float))) != NULL;
         if (ok && op->kind == OP_DROPOUT)
             ok = (m->dropout_mask[op->first] = mn_alloc_aligned(B * out->size, 1)) != NULL;
+        if (ok && op->kind == OP_BN)
+            ok = (op->stat = mn_alloc_aligned(2 * (size_t)L->in_c, sizeof(float))) != NULL;
+        if (ok && op->kind == OP_BN && op->bd.pool)
+            ok = (op->arg = mn_alloc_aligned(B * layer_out_size(&m->layers[op->last]), 1)) != NULL;
     }
     if (ok && p->scratch_per)
         ok = (p->scratch = mn_alloc_aligned((size_t)threads * p->scratch_per, sizeof(float))) != NULL;
@@ -523,6 +559,13 @@ void mn_model_forward(mn_model *m, int n, bool train, mn_rng *rng, int threads)
         case OP_FLATTEN:
             memcpy(y, x, (size_t)n * layer_out_size(L) * sizeof(float));
             break;
+        case OP_BN:
+            op->bn_train = train;
+            op->bd.N = n;
+            mn_bn_forward(&op->bd, y, op->arg, op->stat, op->stat + L->in_c,
+                          m->buffers + L->r_off, m->buffers + L->r_off + L->in_c, x, w, b,
+                          train, threads);
+            break;
         }
         if (op->tmp)
             to_layout(m, op->last + 1, m->act[op->last + 1], op->tmp, n);
@@ -639,6 +682,14 @@ static void backward(mn_model *m, int n, int threads, update_ctx *u, bool *fused
             if (din)
                 memcpy(din, gy, (size_t)n * layer_out_size(L) * sizeof(float));
             break;
+        case OP_BN:
+            /* beside what is pending (a dense layer's update, a convolution's gradient sum) */
+            op->bd.N = n;
+            mn_bn_backward_job(&pending[np++], &op->bd, din, dw, db, gy, op->arg, x, op->stat,
+                               op->stat + L->in_c, w, m->params + L->b_off, op->bn_train);
+            mn_pool_run_jobs(threads, pending, np);
+            np = 0;
+            break;
         }
         float *t = g;
         g = gin;
@@ -682,19 +733,29 @@ int mn_model_ops(mn_model *m, char (*names)[48], double *times, bool cpu)
         const mn_op *op = &p->ops[k];
         const mn_layer *L = &m->layers[op->first];
         static const char *const kinds[] = {"conv", "conv", "pool", "dense", "relu", "dropout",
-                                            "flatten"};
+                                            "flatten", "bn"};
         snprintf(names[k], 48, "%s%s%s%s", *L->name ? L->name : kinds[op->kind],
                  op->relu || (op->kind == OP_CONV && op->cd.relu) ? "+relu" : "",
-                 op->kind == OP_CONV && op->cd.pool ? "+pool" : "",
+                 (op->kind == OP_CONV && op->cd.pool) || (op->kind == OP_BN && op->bd.pool)
+                     ? "+pool"
+                     : "",
                  op->kind == OP_IM2COL ? " (im2col)" : "");
     }
     return p->num_ops;
 }
 
-/* Runs inference on n inputs in chunks that fit the workspace; writes probabilities. */
+/* Runs inference on n inputs in chunks that fit the workspace; writes probabilities. A model
+ * with foldable bn layers runs its folded twin, refreshed from its parameters first. */
 static mn_status predict_chunks(mn_model *m, const void *pixels, bool is_float, uint32_t n,
                                 float *probs, int threads)
 {
+    if (mn_model_foldable_bn(m)) {
+        mn_status st = m->folded ? MN_OK : mn_model_fold_build(m, &m->folded);
+        if (st != MN_OK)
+            return st;
+        mn_model_fold_params(m->folded, m);
+        return predict_chunks(m->folded, pixels, is_float, n, probs, threads);
+    }
     threads = mn_resolve_threads(threads);
     int chunk = n < 256 ? (int)(n ? n : 1) : 256;
     mn_status st = mn_model_reserve(m, chunk, threads);
@@ -753,6 +814,10 @@ size_t mn_model_describe(const mn_model *m, char *buf, size_t size)
         case MN_LAYER_RELU: snprintf(what, sizeof what, "relu"); break;
         case MN_LAYER_DROPOUT: snprintf(what, sizeof what, "dropout %.2g", L->p); break;
         case MN_LAYER_FLATTEN: snprintf(what, sizeof what, "flatten"); break;
+        case MN_LAYER_BN:
+            snprintf(what, sizeof what, "batchnorm %d %s", L->in_c,
+                     L->in_h * L->in_w > 1 ? "channels" : "features");
+            break;
         }
         OUT("  %-6s %-34s %4dx%-4dx%-5d -> %4dx%-4dx%-5d %10zu params\n", L->name, what,
             L->in_h, L->in_w, L->in_c, L->out_h, L->out_w, L->out_c, L->w_count + L->b_count);

@@ -1,6 +1,7 @@
 /* model_internal.h: the model's layout, shared by the modules that build, run, train and save
  * models. Parameters live in one flat arena (weights then bias of each layer, in layer order);
- * gradients and optimizer moments mirror it. */
+ * gradients and optimizer moments mirror it. Batch normalisation's running statistics are not
+ * parameters: they live in a second arena (`buffers`) that no optimizer sees, saved with them. */
 #ifndef MN_MODEL_INTERNAL_H
 #define MN_MODEL_INTERNAL_H
 
@@ -14,7 +15,9 @@ typedef enum mn_layer_kind {
     MN_LAYER_RELU,
     MN_LAYER_DROPOUT,
     MN_LAYER_FLATTEN,
+    MN_LAYER_BN, /* batch normalisation per channel (over N, H, W) or per feature */
 } mn_layer_kind;
+
 
 typedef struct mn_layer {
     mn_layer_kind kind;
@@ -22,12 +25,14 @@ typedef struct mn_layer {
     int out_c, out_h, out_w;
     int k, stride, pad; /* conv, pool */
     float p;            /* dropout probability */
-    char name[16];      /* tensor name prefix: conv1, fc, fc2, ... ("" without parameters) */
-    size_t w_off, w_count, b_off, b_count; /* into the parameter arena */
+    char name[16];      /* tensor name prefix: conv1, fc, fc2, bn1, ... ("" without parameters) */
+    size_t w_off, w_count, b_off, b_count; /* into the parameter arena (bn: gamma, beta) */
+    size_t r_off;       /* bn: running mean at buffers + r_off, running variance after it */
 } mn_layer;
 
 #define MN_MAX_LAYERS 64
 #define MN_MAX_META 32
+#define MN_MAX_TENSORS (4 * MN_MAX_LAYERS) /* bn layers have four */
 
 struct mn_model {
     char *spec;          /* canonical spec string */
@@ -40,6 +45,12 @@ struct mn_model {
 
     size_t num_params;
     float *params, *grads; /* num_params each, aligned */
+    size_t num_buffers;    /* bn running statistics: 2 per channel, not trained */
+    float *buffers;        /* num_buffers (at least one allocated), aligned */
+    /* Models with foldable bn layers predict through this twin: the same network with each bn
+     * that directly follows a convolution or dense layer folded into it, its parameters
+     * refreshed from these at every prediction call (mn_model_fold_batchnorm). */
+    struct mn_model *folded;
 
     char *meta_key[MN_MAX_META], *meta_value[MN_MAX_META];
     int num_meta;
@@ -69,7 +80,9 @@ void mn_model_load_input_u8(mn_model *model, const uint8_t *pixels, int n);
 /* Writes model->act[0] from n images of already normalised values, [n, C, H, W]. */
 void mn_model_set_input(mn_model *model, const float *x, int n);
 
-/* Runs the layers on act[0] (n images); train enables dropout, drawing masks from rng. */
+/* Runs the layers on act[0] (n images); train enables dropout, drawing masks from rng, and makes
+ * bn layers normalise with the batch's statistics and update their running ones (otherwise
+ * they use the running ones; backward follows the mode of the last forward). */
 void mn_model_forward(mn_model *model, int n, bool train, mn_rng *rng, int threads);
 
 /* Given dlogits in grad_a (n x classes), fills model->grads (overwriting). */
@@ -87,6 +100,15 @@ void mn_model_backward_update(mn_model *model, int n, int threads, const mn_trai
  * times[2k+1] (backward): wall time, or the process's CPU time if `cpu`; NULL stops that. */
 int mn_model_ops(mn_model *model, char (*names)[48], double *times, bool cpu);
 
+/* fold.c: batch normalisation folded into the layer before it (see mn_model_fold_batchnorm).
+ * foldable_bn: some bn layer directly follows a convolution or dense layer (or a bn folded
+ * there). fold_build: the folded network (spec without those bn layers), its parameters set.
+ * fold_params: dst's parameters, running statistics and normalisation from src (dst made by
+ * fold_build(src)). */
+bool mn_model_foldable_bn(const mn_model *model);
+mn_status mn_model_fold_build(const mn_model *model, mn_model **out);
+void mn_model_fold_params(mn_model *dst, const mn_model *src);
+
 /* Initialises parameters. */
 void mn_model_init_params(mn_model *model, mn_init init, uint64_t seed);
 
@@ -97,8 +119,8 @@ void mn_optim_update(float *params, const float *grads, float *m1, float *m2, si
 /* The learning rate at step `step` (0-based) of `total`. */
 float mn_schedule_lr(const mn_train_params *p, int64_t step, int64_t total);
 
-/* model_io.c, shared with checkpoints: the model's tensors (pointing into its arena; returns how
- * many, at most 2 * MN_MAX_LAYERS) and metadata; and a model rebuilt from a parsed file, where
+/* model_io.c, shared with checkpoints: the model's tensors (pointing into its arenas; returns how
+ * many, at most MN_MAX_TENSORS) and metadata; and a model rebuilt from a parsed file, where
  * tensors and metadata keys starting with `extra_prefix` (if not NULL) are left to the caller. */
 typedef struct mn_model_meta {
     char fmt[16], shape[64], mean[32], std[32], classes[16];

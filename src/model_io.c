@@ -1,6 +1,8 @@
 /* model_io.c: models as .safetensors files. Tensor names and layouts are PyTorch's state_dict
- * (conv1.weight [out,in,kh,kw], fc1.weight [out,in]); the metadata holds what is needed to
- * rebuild the model (spec, input shape, normalisation) and the format version. */
+ * (conv1.weight [out,in,kh,kw], fc1.weight [out,in], bn1.weight/bias/running_mean/running_var
+ * [C]; bn's num_batches_tracked, an int64 PyTorch does not need with a fixed momentum, is left
+ * out); the metadata holds what is needed to rebuild the model (spec, input shape,
+ * normalisation) and the format version. */
 #include "model_internal.h"
 
 #include "safetensors.h"
@@ -10,6 +12,8 @@
 
 #define KEY_FORMAT "format_version"
 
+static const char *const g_parts[4] = {"weight", "bias", "running_mean", "running_var"};
+
 int mn_model_tensors(const mn_model *m, mn_st_tensor *tensors)
 {
     int nt = 0;
@@ -17,6 +21,20 @@ int mn_model_tensors(const mn_model *m, mn_st_tensor *tensors)
         const mn_layer *L = &m->layers[i];
         if (!L->w_count)
             continue;
+        if (L->kind == MN_LAYER_BN) {
+            for (int part = 0; part < 4; part++) {
+                mn_st_tensor *t = &tensors[nt++];
+                memset(t, 0, sizeof *t);
+                snprintf(t->name, sizeof t->name, "%s.%s", L->name, g_parts[part]);
+                t->ndim = 1;
+                t->shape[0] = (int64_t)L->w_count;
+                t->count = L->w_count;
+                t->data = part == 0   ? m->params + L->w_off
+                          : part == 1 ? m->params + L->b_off
+                                      : m->buffers + L->r_off + (part - 2) * L->w_count;
+            }
+            continue;
+        }
         mn_st_tensor *w = &tensors[nt++], *b = &tensors[nt++];
         memset(w, 0, sizeof *w);
         memset(b, 0, sizeof *b);
@@ -82,7 +100,7 @@ void mn_model_meta_free(mn_model_meta *b)
 
 mn_status mn_model_save(const mn_model *m, const char *path)
 {
-    mn_st_tensor tensors[2 * MN_MAX_LAYERS];
+    mn_st_tensor tensors[MN_MAX_TENSORS];
     int nt = mn_model_tensors(m, tensors);
     mn_model_meta meta;
     mn_status st = mn_model_meta_build(m, &meta);
@@ -105,8 +123,8 @@ static bool parse_float(const char *s, float *out)
 }
 
 /* A spec may ask for up to 2^30 parameters (8 GB with their gradients): before the model is
- * allocated, its parameter count must fit in the values the file holds, so a small file never
- * costs more memory than twice its size. Specs that do not parse are left to mn_model_create. */
+ * allocated, its parameter count (bn running statistics included) must fit in the values the
+ * file holds, so a small file never costs more memory than twice its size. Specs that do not parse are left to mn_model_create. */
 static mn_status check_size(const mn_st_file *f, const char *path, const char *spec, unsigned c,
                             unsigned h, unsigned w)
 {
@@ -120,10 +138,10 @@ static mn_status check_size(const mn_st_file *f, const char *path, const char *s
     uint64_t have = 0;
     for (int i = 0; i < f->num_tensors; i++)
         have += f->tensors[i].count;
-    if (mn_spec_parse(probe, spec) == MN_OK && probe->num_params > have)
+    if (mn_spec_parse(probe, spec) == MN_OK && probe->num_params + probe->num_buffers > have)
         st = mn_fail(MN_ERR_FORMAT, "%s: spec \"%s\" needs %zu parameters but the file holds only "
-                     "%llu values", path, mn_quote(spec).text, probe->num_params,
-                     (unsigned long long)have);
+                     "%llu values", path, mn_quote(spec).text,
+                     probe->num_params + probe->num_buffers, (unsigned long long)have);
     free(probe->spec);
     free(probe);
     return st;
@@ -186,9 +204,10 @@ mn_status mn_model_from_st(mn_model **out, const mn_st_file *fp, const char *pat
         const mn_layer *L = &m->layers[i];
         if (!L->w_count)
             continue;
-        for (int part = 0; part < 2; part++) {
+        const bool bn = L->kind == MN_LAYER_BN;
+        for (int part = 0; part < (bn ? 4 : 2); part++) {
             char name[64];
-            snprintf(name, sizeof name, "%s.%s", L->name, part ? "bias" : "weight");
+            snprintf(name, sizeof name, "%s.%s", L->name, g_parts[part]);
             expected++;
             const mn_st_tensor *t = mn_st_find(&f, name);
             size_t want = part ? L->b_count : L->w_count;
@@ -197,7 +216,7 @@ mn_status mn_model_from_st(mn_model **out, const mn_st_file *fp, const char *pat
                 goto fail;
             }
             int64_t dims[4] = {L->out_c, part ? 0 : L->in_c, L->k, L->k};
-            int ndim = part ? 1 : L->kind == MN_LAYER_CONV ? 4 : 2;
+            int ndim = part || bn ? 1 : L->kind == MN_LAYER_CONV ? 4 : 2;
             bool same = t->ndim == ndim && t->count == want;
             for (int d = 0; d < ndim && same; d++)
                 same = t->shape[d] == dims[d];
@@ -208,12 +227,21 @@ mn_status mn_model_from_st(mn_model **out, const mn_st_file *fp, const char *pat
                              d ? "," : "", (long long)t->shape[d]);
                 for (int d = 0; d < ndim; d++)
                     snprintf(need + strlen(need), sizeof need - strlen(need), "%s%lld",
-                             d ? "," : "", (long long)(part ? (int64_t)want : dims[d]));
+                             d ? "," : "", (long long)(part || bn ? (int64_t)want : dims[d]));
                 st = mn_fail(MN_ERR_FORMAT, "%s: tensor %s has shape [%s] but spec \"%s\" needs "
                              "[%s]", path, name, have, mn_quote(spec).text, need);
                 goto fail;
             }
-            memcpy(m->params + (part ? L->b_off : L->w_off), t->data, want * sizeof(float));
+            float *dst = part == 0   ? m->params + L->w_off
+                         : part == 1 ? m->params + L->b_off
+                                     : m->buffers + L->r_off + (part - 2) * want;
+            for (size_t k = 0; part == 3 && k < want; k++)
+                if (!(t->data[k] >= 0.0f)) { /* sqrt(var + eps) must be a number */
+                    st = mn_fail(MN_ERR_FORMAT, "%s: tensor %s holds %g at %zu (a variance must "
+                                 "be a number >= 0)", path, name, (double)t->data[k], k);
+                    goto fail;
+                }
+            memcpy(dst, t->data, want * sizeof(float));
         }
     }
     for (int i = 0; extra_prefix && i < f.num_tensors; i++)

@@ -67,7 +67,8 @@ mn_status mn_spec_parse(mn_model *m, const char *spec_in)
         return mn_fail(MN_ERR_NOMEM, "out of memory");
     mn_status st = MN_OK;
     int c = m->in_c, h = m->in_h, w = m->in_w;
-    int n = 0, convs = 0, denses = 0;
+    int n = 0, convs = 0, denses = 0, bns = 0;
+    size_t buffers = 0;
     if ((size_t)c * h * w > MAX_ACTIVATION) { /* each side may be 4096: the product overflows int */
         st = mn_fail(MN_ERR_ARG, "model input %dx%dx%d is too large (at most 2^26 values)", c, h,
                      w);
@@ -184,6 +185,19 @@ mn_status mn_spec_parse(mn_model *m, const char *spec_in)
             L->out_c = c, L->out_h = h, L->out_w = w;
             if (L->kind == MN_LAYER_FLATTEN)
                 L->out_c = c * h * w, L->out_h = L->out_w = 1;
+        } else if (!strcmp(kind, "bn")) {
+            if (nf != 1) {
+                st = bad(spec, n, token, "takes no arguments");
+                goto done;
+            }
+            /* per channel over N, H, W (BatchNorm2d); after a dense layer H = W = 1, per
+             * feature (BatchNorm1d) */
+            L->kind = MN_LAYER_BN;
+            L->out_c = c, L->out_h = h, L->out_w = w;
+            L->w_count = L->b_count = (size_t)c;
+            L->r_off = buffers;
+            buffers += 2 * (size_t)c;
+            bns++;
         } else if (!strcmp(kind, "dropout")) {
             char *end;
             double p = nf == 2 ? strtod(fields[1], &end) : -1.0;
@@ -195,7 +209,7 @@ mn_status mn_spec_parse(mn_model *m, const char *spec_in)
             L->p = (float)p;
             L->out_c = c, L->out_h = h, L->out_w = w;
         } else {
-            st = bad(spec, n, token, "unknown layer (expected conv, pool, dense, relu, dropout or flatten)");
+            st = bad(spec, n, token, "unknown layer (expected conv, pool, dense, relu, bn, dropout or flatten)");
             goto done;
         }
         if ((size_t)L->out_c * L->out_h * L->out_w > MAX_ACTIVATION) {
@@ -225,8 +239,8 @@ mn_status mn_spec_parse(mn_model *m, const char *spec_in)
                      mn_quote(spec).text, MN_MAX_CLASSES);
         goto done;
     }
-    /* Names follow PyTorch modules: conv1, conv2, fc1, fc2 (a lone one: conv, fc). */
-    int ci = 0, di = 0;
+    /* Names follow PyTorch modules: conv1, conv2, fc1, fc2, bn1, bn2 (a lone one: conv, fc, bn). */
+    int ci = 0, di = 0, bi = 0;
     for (int i = 0; i < n; i++) {
         mn_layer *L = &m->layers[i];
         if (L->kind == MN_LAYER_CONV)
@@ -235,9 +249,13 @@ mn_status mn_spec_parse(mn_model *m, const char *spec_in)
         else if (L->kind == MN_LAYER_DENSE)
             denses == 1 ? snprintf(L->name, sizeof L->name, "fc")
                         : snprintf(L->name, sizeof L->name, "fc%d", ++di);
+        else if (L->kind == MN_LAYER_BN)
+            bns == 1 ? snprintf(L->name, sizeof L->name, "bn")
+                     : snprintf(L->name, sizeof L->name, "bn%d", ++bi);
     }
     m->num_layers = n;
     m->num_params = offset;
+    m->num_buffers = buffers;
     m->num_classes = m->layers[n - 1].out_c;
     free(m->spec);
     m->spec = strdup(spec);

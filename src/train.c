@@ -28,7 +28,7 @@ struct mn_trainer {
     mn_rng epoch_rng;    /* data_rng as it was before this epoch's shuffle */
     mn_rng data_rng, drop_rng;
     double best_acc;
-    float *m1, *m2, *best;
+    float *m1, *m2, *best; /* best: the parameters, then the bn running statistics */
     uint32_t *perm;
     uint8_t *labels, *pixels;
     uint32_t *batch_idx; /* the batch's image indices */
@@ -122,7 +122,7 @@ mn_status mn_trainer_create(mn_trainer **out, mn_model *model, const mn_train_pa
     if (t->p.optimizer == MN_OPT_ADAM)
         ok = ok && (t->m2 = mn_alloc_aligned(np, sizeof(float)));
     if (t->p.keep_best)
-        ok = ok && (t->best = mn_alloc_aligned(np, sizeof(float)));
+        ok = ok && (t->best = mn_alloc_aligned(np + model->num_buffers, sizeof(float)));
     if (!ok) {
         mn_trainer_free(t);
         return mn_fail(MN_ERR_NOMEM, "out of memory for the optimizer state");
@@ -269,8 +269,10 @@ mn_status mn_trainer_run(mn_trainer *t, const mn_dataset *train, const mn_datase
                 if (pr.eval_accuracy > t->best_acc) {
                     t->best_acc = pr.eval_accuracy;
                     pr.best = true;
-                    if (t->best)
+                    if (t->best) {
                         memcpy(t->best, m->params, np * sizeof(float));
+                        memcpy(t->best + np, m->buffers, m->num_buffers * sizeof(float));
+                    }
                 }
             }
             pr.elapsed_seconds = now_seconds() - t0;
@@ -289,8 +291,10 @@ mn_status mn_trainer_run(mn_trainer *t, const mn_dataset *train, const mn_datase
             !last && (st = mn_trainer_save(t, p->checkpoint_path)) != MN_OK)
             return st;
     }
-    if (t->best && t->best_acc >= 0.0)
+    if (t->best && t->best_acc >= 0.0) {
         memcpy(m->params, t->best, np * sizeof(float));
+        memcpy(m->buffers, t->best + np, m->num_buffers * sizeof(float));
+    }
     return MN_OK;
 }
 
@@ -397,7 +401,7 @@ static bool parse_rng(const char *s, mn_rng *r)
 mn_status mn_trainer_save(const mn_trainer *t, const char *path)
 {
     const mn_model *m = t->model;
-    mn_st_tensor tensors[2 * MN_MAX_LAYERS + 3];
+    mn_st_tensor tensors[MN_MAX_TENSORS + 3];
     int nt = mn_model_tensors(m, tensors);
     const char *names[3] = {CKPT "m1", CKPT "m2", CKPT "best"};
     float *state[3] = {t->m1, t->m2, t->best};
@@ -407,8 +411,8 @@ mn_status mn_trainer_save(const mn_trainer *t, const char *path)
             memset(x, 0, sizeof *x);
             snprintf(x->name, sizeof x->name, "%s", names[i]);
             x->ndim = 1;
-            x->shape[0] = (int64_t)m->num_params;
-            x->count = m->num_params;
+            x->count = m->num_params + (i == 2 ? m->num_buffers : 0);
+            x->shape[0] = (int64_t)x->count;
             x->data = state[i];
         }
     mn_model_meta mm;
@@ -504,12 +508,13 @@ mn_status mn_trainer_load(mn_trainer **out, mn_model **model_out, const char *pa
         const mn_st_tensor *x = mn_st_find(&f, names[i]);
         if (!state[i] && !x)
             continue;
-        if (!state[i] || !x || x->count != m->num_params) {
+        size_t want = m->num_params + (i == 2 ? m->num_buffers : 0);
+        if (!state[i] || !x || x->count != want) {
             st = mn_fail(MN_ERR_FORMAT, "%s: optimizer state %s is missing or has the wrong size",
                          path, names[i]);
             goto fail;
         }
-        memcpy(state[i], x->data, m->num_params * sizeof(float));
+        memcpy(state[i], x->data, want * sizeof(float));
     }
     mn_st_free(&f);
     *out = t;

@@ -78,6 +78,15 @@ st("dtype", with_tensor("fc.weight", dtype="F16"))
 st("tshape", with_tensor("fc.weight", shape=[784, 10]))
 h = json.loads(json.dumps(hdr)); h["fc.w"] = h.pop("fc.weight"); st("missing", h)
 st("overlap", with_tensor("fc.bias", data_offsets=[0, 40]))
+# a bn model (dense:4,bn,dense:10) whose running variance holds -1
+h, off, body = {"__metadata__": dict(meta, spec="dense:4,bn,dense:10", preset="")}, 0, b""
+for name, shape in [("fc1.weight", [4, 784]), ("fc1.bias", [4]), ("bn.weight", [4]), ("bn.bias", [4]),
+                    ("bn.running_mean", [4]), ("bn.running_var", [4]), ("fc2.weight", [10, 4]), ("fc2.bias", [10])]:
+    n = 4 * shape[0] * (shape[1] if len(shape) > 1 else 1)
+    h[name] = {"dtype": "F32", "shape": shape, "data_offsets": [off, off + n]}
+    body += struct.pack("<4f", 1, 1, -1, 1) if name == "bn.running_var" else bytes(n)
+    off += n
+st("bnvar", h, body)
 st("trailing", hdr, body=data + bytes(4))
 with open("m/bighdr.safetensors", "wb") as f:  # sparse: 20 MiB of header length, nothing in it
     f.write(struct.pack("<Q", 20 << 20)); f.truncate(8 + (20 << 20))
@@ -182,13 +191,14 @@ bad model_array 1 'header is a JSON array' 'mnist: m/array.safetensors: header i
 bad model_nometa 1 'a .safetensors file from elsewhere (no metadata)' 'mnist: m/nometa.safetensors: not an mnist.c model (metadata lacks format_version)' $m info m/nometa.safetensors
 bad model_version 1 'format_version 2' 'mnist: m/version.safetensors: model format version 2 is not supported (this is version 1)' $m info m/version.safetensors
 bad model_shape 1 'input_shape "[1,28]"' 'mnist: m/shape.safetensors: input_shape "[1,28]" is not [C,H,W]' $m info m/shape.safetensors
-bad model_spec 1 'bad spec in the metadata' 'mnist: m/spec.safetensors: model spec "conv:4:5,rleu,dense:10": layer 2 "rleu": unknown layer (expected conv, pool, dense, relu, dropout or flatten)' $m info m/spec.safetensors
+bad model_spec 1 'bad spec in the metadata' 'mnist: m/spec.safetensors: model spec "conv:4:5,rleu,dense:10": layer 2 "rleu": unknown layer (expected conv, pool, dense, relu, bn, dropout or flatten)' $m info m/spec.safetensors
 bad model_bigspec 1 'spec needing 50 M parameters in a 31 KB file' 'mnist: m/bigspec.safetensors: spec "conv:64:5,relu,dense:1000,dense:10" needs 50188674 parameters but the file holds only 7850 values' $m info m/bigspec.safetensors
 bad model_hugeinput 1 'input_shape [4096,4096,4096]' 'mnist: m/hugeinput.safetensors: model input 4096x4096x4096 is too large (at most 2^26 values)' $m info m/hugeinput.safetensors
 bad model_dtype 1 'F16 tensor' 'mnist: m/dtype.safetensors: tensor "fc.weight": dtype "F16" is not supported (only F32)' $m info m/dtype.safetensors
 bad model_tshape 1 'weight transposed' 'mnist: m/tshape.safetensors: tensor fc.weight has shape [784,10] but spec "dense:10" needs [10,784]' $m info m/tshape.safetensors
 bad model_tmissing 1 'tensor missing' 'mnist: m/missing.safetensors: tensor fc.weight is missing' $m info m/missing.safetensors
 bad model_overlap 1 'two tensors share bytes' 'mnist: m/overlap.safetensors: tensor "fc.weight" overlaps the previous tensor (byte 0)' $m info m/overlap.safetensors
+bad model_bnvar 1 'a bn running variance below 0' 'mnist: m/bnvar.safetensors: tensor bn.running_var holds -1 at 2 (a variance must be a number >= 0)' $m info m/bnvar.safetensors
 bad model_trailing 1 '4 bytes after the last tensor' 'mnist: m/trailing.safetensors: data area not covered exactly: tensors end at byte 31400 but the data area has 31404 bytes' $m info m/trailing.safetensors
 bad model_resume 1 'a model file given to `--resume`' 'mnist: m.safetensors: not a checkpoint (a model file? train with --checkpoint to make one)' $m train --resume m.safetensors --data d/good
 bad model_predict8 1 'an 8x8 model given to `predict`' 'mnist: m8.safetensors takes 1x8x8 inputs; predict makes 28x28 grey images' $m predict m8.safetensors i/one.png
@@ -207,7 +217,7 @@ bad image_blank 1 'blank paper, no digit' 'mnist: i/blank.png: no ink found (the
 
 section 'Model specs (`train --model`)'
 bad spec_empty 1 'empty spec' 'mnist: model spec is empty (use a preset such as softmax or cnn, or layers such as conv:32:5,relu,pool:2,dense:10)' $m train --data d/good --model '' --out t.safetensors
-bad spec_unknown 1 'misspelt layer' 'mnist: model spec "conv:4:5,rleu,dense:10": layer 2 "rleu": unknown layer (expected conv, pool, dense, relu, dropout or flatten)' $m train --data d/good --model conv:4:5,rleu,dense:10 --out t.safetensors
+bad spec_unknown 1 'misspelt layer' 'mnist: model spec "conv:4:5,rleu,dense:10": layer 2 "rleu": unknown layer (expected conv, pool, dense, relu, bn, dropout or flatten)' $m train --data d/good --model conv:4:5,rleu,dense:10 --out t.safetensors
 bad spec_last 1 'no dense layer at the end' 'mnist: model spec "conv:32:5,relu": the last layer must be dense:CLASSES' $m train --data d/good --model conv:32:5,relu --out t.safetensors
 bad spec_number 1 'kernel size not a number' 'mnist: model spec "conv:32:x,relu,dense:10": layer 1 "conv:32:x": kernel size must be a whole number from 1 to 64' $m train --data d/good --model conv:32:x,relu,dense:10 --out t.safetensors
 bad spec_big 1 'more than 2^30 parameters' 'mnist: model spec "conv:65536:64,conv:65536:64,dense:10": layer 2 "conv:65536:64": the model has more than 2^30 parameters' $m train --data d/good --model conv:65536:64,conv:65536:64,dense:10 --out t.safetensors
@@ -215,7 +225,7 @@ bad spec_window 1 'pool window larger than the image' 'mnist: model spec "pool:6
 bad spec_classes 1 'one output class' 'mnist: model spec "dense:1": the last layer must have 2 to 256 outputs' $m train --data d/good --model dense:1 --out t.safetensors
 bad spec_comma 1 'two commas' 'mnist: model spec "dense:10,,dense:10": empty layer (two commas, or a comma at an end)' $m train --data d/good --model dense:10,,dense:10 --out t.safetensors
 bad spec_dropout 1 'dropout of 1' 'mnist: model spec "dropout:1,dense:10": layer 1 "dropout:1": expected dropout:P with 0 <= P < 1' $m train --data d/good --model dropout:1,dense:10 --out t.safetensors
-bad spec_control 1 'control characters in the spec' 'mnist: model spec "dense:10,rel\x0au,dense:10": layer 2 "rel\x0au": unknown layer (expected conv, pool, dense, relu, dropout or flatten)' $m train --data d/good --model "$(printf 'dense:10,rel\nu,dense:10')" --out t.safetensors
+bad spec_control 1 'control characters in the spec' 'mnist: model spec "dense:10,rel\x0au,dense:10": layer 2 "rel\x0au": unknown layer (expected conv, pool, dense, relu, bn, dropout or flatten)' $m train --data d/good --model "$(printf 'dense:10,rel\nu,dense:10')" --out t.safetensors
 
 section 'Command line'
 bad cli_command 2 'unknown command' "mnist: unknown command 'fly' (try mnist --help)" $m fly

@@ -7,6 +7,11 @@
     /usr/bin/python3 tools/mnist_torch.py roundtrip IN.safetensors OUT.safetensors
         loads into PyTorch and writes the state_dict back with the same metadata.
 
+Batch normalisation (`bn` in a spec) is nn.BatchNorm2d after convolutions and pooling, and
+nn.BatchNorm1d after a dense layer or flatten, named bn1, bn2, ... (a lone one: bn). mnist.c
+files hold no num_batches_tracked (an int64 that momentum 0.1 never reads): loading sets it to
+0, writing leaves it out.
+
 Needs only torch (Debian: python3-torch); the .safetensors format is read with struct + json.
 """
 import argparse, gzip, json, os, struct, sys
@@ -54,8 +59,9 @@ class SpecNet(nn.Module):
         tokens = [t.split(":") for t in spec.split(",")]
         nconv = sum(t[0] == "conv" for t in tokens)
         ndense = sum(t[0] == "dense" for t in tokens)
+        nbn = sum(t[0] == "bn" for t in tokens)
         c, h, w = in_shape
-        self.steps, ci, di = [], 0, 0
+        self.steps, ci, di, bi, flat = [], 0, 0, 0, False
         for t in tokens:
             kind = t[0]
             if kind == "conv":
@@ -78,12 +84,19 @@ class SpecNet(nn.Module):
                 self.add_module(name, nn.Linear(c * h * w, int(t[1])))
                 self.steps.append(("module", name))
                 c, h, w = int(t[1]), 1, 1
+                flat = True
+            elif kind == "bn":
+                bi += 1
+                name = "bn" if nbn == 1 else f"bn{bi}"
+                self.add_module(name, nn.BatchNorm1d(c * h * w) if flat else nn.BatchNorm2d(c))
+                self.steps.append(("module", name))
             elif kind == "relu":
                 self.steps.append(("relu", None))
             elif kind == "dropout":
                 self.steps.append(("dropout", float(t[1])))
             elif kind == "flatten":
                 self.steps.append(("flatten", None))
+                c, h, w, flat = c * h * w, 1, 1, True
 
     def forward(self, x):
         for kind, arg in self.steps:
@@ -104,6 +117,9 @@ def model_from_file(path):
     tensors, meta = load_safetensors(path)
     shape = json.loads(meta["input_shape"])
     net = SpecNet(meta["spec"], shape)
+    for name, module in net.named_children():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            tensors.setdefault(f"{name}.num_batches_tracked", torch.tensor(0, dtype=torch.long))
     net.load_state_dict(tensors, strict=True)
     return net.eval(), meta
 
@@ -126,7 +142,8 @@ def main():
     a = ap.parse_args()
     net, meta = model_from_file(a.model)
     if a.cmd == "roundtrip":
-        save_safetensors(a.out, net.state_dict(), meta)
+        state = {k: v for k, v in net.state_dict().items() if not k.endswith(".num_batches_tracked")}
+        save_safetensors(a.out, state, meta)
         return
     x = read_idx(os.path.join(a.data, "t10k-images-idx3-ubyte.gz")).float()
     y = read_idx(os.path.join(a.data, "t10k-labels-idx1-ubyte.gz")).long()

@@ -16,6 +16,7 @@ int cmd_predict(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 /* Prints "mnist: <msg>" (printf-style) on stderr; returns 1 (the exit status to use). */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

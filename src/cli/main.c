@@ -15,6 +15,7 @@ static const struct {
     {"sample", cmd_sample, "predict random test images and draw them"},
     {"plot", cmd_plot, "draw the loss and accuracy curves of a training log as SVG"},
     {"info", cmd_info, "describe a model file"},
+    {"export", cmd_export, "write a model file, with batch normalisation folded (--fold-bn)"},
     {"data", cmd_data, "download (fetch) or check (verify) the MNIST files"},
     {"serve", cmd_serve, "serve a web page to draw a digit, and a JSON prediction API"},
 };
