@@ -176,7 +176,7 @@ typedef enum op_kind {
     OP_RELU,
     OP_DROPOUT,
     OP_FLATTEN,
-    OP_BN,     /* [+ ReLU] */
+    OP_BN,     /* [+ ReLU] [+ 2x2 max-pool], NCHW */
 } op_kind;
 
 /* Dense layers with at least this many weights get their update fused into the backward pass
