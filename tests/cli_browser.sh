@@ -35,7 +35,7 @@ for _ in $(seq 200); do
 done
 [ -n "$url" ] || { echo "FAIL: the server did not start: $(cat serve.err)"; echo "0 passed, 1 failed"; exit 1; }
 
-MNIST_SERVE_URL=$url OUT_DIR=$tmp CHROMIUM=$chromium timeout 120 node "$src/tests/browser/browser_test.js"
+MNIST_SERVE_URL=$url OUT_DIR=$tmp CHROMIUM=$chromium timeout 400 node "$src/tests/browser/browser_test.js"
 rc=$?
 kill -TERM $pid; wait $pid; src_rc=$?
 trap - EXIT

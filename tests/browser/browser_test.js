@@ -92,7 +92,7 @@ async function drawTouch(page, cdp, strokes) {
 // Waits until the page shows an answer for the drawing as it is now; returns what it shows.
 async function answer(page) {
   await page.waitForFunction(() => document.body.dataset.state === "ready" &&
-    document.body.dataset.answered === document.body.dataset.version, null, { timeout: 10000 });
+    document.body.dataset.answered === document.body.dataset.version, null, { timeout: 60000 });
   return page.evaluate(() => {
     const seen = document.getElementById("seen").getContext("2d").getImageData(0, 0, 28, 28).data;
     let ink = 0;
@@ -125,7 +125,7 @@ async function main() {
                                                deviceScaleFactor: 1, hasTouch: true,
                                                reducedMotion: "reduce" });
     const page = await context.newPage();
-    page.setDefaultTimeout(10000);
+    page.setDefaultTimeout(60000); // generous: CI machines are shared
     page.on("request", r => {
       const u = r.url();
       if (!u.startsWith(origin + "/") && !u.startsWith("data:")) foreign.push(u);
@@ -137,7 +137,7 @@ async function main() {
     const res = await page.goto(base, { waitUntil: "load" });
     check("GET / answers 200", res && res.status() === 200, res && res.status());
     await page.waitForFunction(() => /parameters/.test(document.getElementById("model").textContent),
-                               null, { timeout: 10000 });
+                               null, { timeout: 60000 });
     check("the page names the model", /Model .*safetensors/.test(await page.textContent("#model")));
     check("it starts by asking for a digit",
           (await page.textContent("#status")) === "draw a digit" &&
