@@ -413,7 +413,10 @@ mn_status mn_model_reserve(mn_model *m, int batch, int threads)
             p->dscratch_per = s > p->dscratch_per ? s : p->dscratch_per;
             ok = ok && (op->dsave = mn_alloc_aligned(B * L->out_c, sizeof(float)));
         }
-        if (ok && op->kind != OP_CONV && out->hcw) /* NCHW result to convert */
+        /* An NCHW result to convert for a fast convolution. ReLU and dropout need none: they
+         * work element by element in their output's layout, which their input already has. */
+        if (ok && op->kind != OP_CONV && op->kind != OP_RELU && op->kind != OP_DROPOUT &&
+            out->hcw)
             ok = (op->tmp = mn_alloc_aligned(B * layer_out_size(&m->layers[op->last]),
                                              sizeof(float))) != NULL;
         if (ok && op->kind == OP_DROPOUT)

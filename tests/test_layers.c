@@ -383,6 +383,73 @@ static void test_elementwise(void)
 }
 
 /* The whole model: the gradient of the mean loss over a batch against finite differences. */
+/* The whole model's forward pass (evaluation) against the reference layers run one after the
+ * other on NCHW tensors: every grouping into fused operations and every layout change between
+ * them must compute the same logits. */
+static void test_model_reference(const char *spec, int C, int H, int W, int threads)
+{
+    mn_model *m;
+    mn_status st = mn_model_create(&m, spec, (uint32_t)C, (uint32_t)H, (uint32_t)W, MN_INIT_HE, 5);
+    CHECK(st == MN_OK, "create %s: %s", spec, mn_error_message());
+    if (st != MN_OK)
+        return;
+    enum { N = 3 };
+    for (size_t i = 0; i < m->num_buffers; i += 2) /* bn: some running statistics */
+        m->buffers[i] = 0.1f * (float)(i % 7), m->buffers[i + 1] = 0.5f + 0.1f * (float)(i % 5);
+    float *x = randn((size_t)N * C * H * W, 1.0f);
+    CHECK(mn_model_reserve(m, N, threads) == MN_OK, "reserve");
+    mn_model_set_input(m, x, N);
+    mn_model_forward(m, N, false, NULL, threads);
+    const float *logits = m->act[m->num_layers];
+    float *cur = x;
+    for (int l = 0; l < m->num_layers; l++) {
+        const mn_layer *L = &m->layers[l];
+        const float *w = m->params + L->w_off, *b = m->params + L->b_off;
+        size_t in_n = (size_t)L->in_c * L->in_h * L->in_w;
+        size_t out_n = (size_t)L->out_c * L->out_h * L->out_w;
+        float *next = malloc(N * out_n * sizeof(float));
+        switch (L->kind) {
+        case MN_LAYER_CONV:
+            mn_conv2d_forward_ref(next, cur, w, b, N, L->in_c, L->in_h, L->in_w, L->out_c, L->k,
+                                  L->stride, L->pad, L->out_h, L->out_w);
+            break;
+        case MN_LAYER_POOL:
+            mn_maxpool_forward_ref(next, cur, N, L->in_c, L->in_h, L->in_w, L->k, L->stride,
+                                   L->out_h, L->out_w);
+            break;
+        case MN_LAYER_DENSE:
+            mn_dense_forward_ref(next, cur, w, b, N, (int)in_n, L->out_c);
+            break;
+        case MN_LAYER_RELU:
+            for (size_t i = 0; i < N * out_n; i++)
+                next[i] = cur[i] > 0.0f ? cur[i] : 0.0f;
+            break;
+        case MN_LAYER_BN: {
+            const float *rm = m->buffers + L->r_off, *rv = rm + L->in_c;
+            size_t S = (size_t)L->in_h * L->in_w;
+            for (size_t i = 0; i < N * out_n; i++) {
+                int c = (int)(i / S % (size_t)L->in_c);
+                next[i] = (cur[i] - rm[c]) / sqrtf(rv[c] + 1e-5f) * w[c] + b[c];
+            }
+            break;
+        }
+        default: /* dropout at evaluation, flatten */
+            memcpy(next, cur, N * out_n * sizeof(float));
+        }
+        if (cur != x)
+            free(cur);
+        cur = next;
+    }
+    double worst = 0;
+    for (int i = 0; i < N * m->num_classes; i++)
+        worst = fmax(worst, fabs(logits[i] - cur[i]) / (1.0 + fabs(cur[i])));
+    CHECK(worst < 1e-4, "model %s on %dx%dx%d (%d threads): logits differ from the reference "
+          "layers by %.2e", spec, C, H, W, threads, worst);
+    free(cur);
+    free(x);
+    mn_model_free(m);
+}
+
 static void test_model_gradient(const char *spec, int H, int threads)
 {
     mn_model *m;
@@ -545,6 +612,25 @@ int main(void)
     test_model_gradient("conv:2:3:1:0,conv:3:3,relu,pool:2,dense:4,relu,dropout:0,dense:3", 8, 3);
     test_model_gradient("conv:3:5,relu,relu,pool:2,dense:3", 8, 1);
     test_model_gradient("flatten,conv:3:1:1:0,relu,dense:2", 5, 2);
+    /* ReLU and dropout between an operation that writes NCHW (strided convolution, pooling, bn)
+     * and a fast convolution (found by fuzz_spec: the ReLU overran a buffer) */
+    test_model_gradient("conv:3:3:2,relu,conv:4:3,relu,pool:2,dense:3", 9, 2);
+    test_model_gradient("conv:3:3,pool:3,dropout:0,relu,conv:4:2,relu,dense:3", 9, 1);
+    const char *layouts[] = {
+        "conv:4:3:4:valid,relu,conv:33:5,relu,pool:3,conv:63:2,relu,pool:2,dense:10",
+        "conv:3:3:2,relu,conv:4:3,relu,pool:2,dense:3",
+        "conv:3:3,pool:3,dropout:0.5,relu,conv:4:2,relu,dense:3",
+        "pool:2,relu,relu,conv:5:3,bn,relu,pool:2,dense:4",
+        "conv:6:3,bn,relu,conv:4:3,relu,pool:2,conv:3:3:2,dense:5,bn,relu,dense:3",
+        "conv:32:5,bn,relu,pool:2,conv:64:5,bn,relu,pool:2,dense:1024,relu,dropout:0.5,dense:10",
+        "cnn",
+        "dropout:0.2,conv:3:5,pool:2:1,relu,conv:2:1,dense:3",
+    };
+    for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++) {
+        test_model_reference(layouts[i], 1, 28, 28, 2);
+        test_model_reference(layouts[i], 1, 28, 28, 1);
+    }
+    test_model_reference("conv:4:3,relu,conv:3:2:2,relu,conv:5:3,pool:2,dense:3", 3, 11, 13, 2);
     test_fused_update();
     test_dropout_model();
 
