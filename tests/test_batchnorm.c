@@ -568,7 +568,7 @@ int main(void)
     const char *spec = "conv:16:5,bn,relu,pool:2,conv:32:5,bn,relu,pool:2,dense:64,bn,relu,"
                        "dense:10";
     int64_t steps = check_quick() ? 150 : 300;
-    double want = check_quick() ? 0.93 : 0.96;
+    double want = check_quick() ? 0.93 : 0.95; /* measured 0.967 (AVX-512), margin for other ISAs */
     char a[1200], b[1200];
     snprintf(a, sizeof a, "%s/t1.safetensors", tmp);
     snprintf(b, sizeof b, "%s/t2.safetensors", tmp);
