@@ -7,6 +7,7 @@
  * hostile model files; and on real MNIST: a bn network trains to a stated accuracy, the same
  * bits for 1 and 2 threads, and a resumed checkpoint ends byte-identical. */
 #include "check.h"
+#include "gradcheck.h"
 #include "batchnorm.h"
 #include "internal.h"
 #include "layers.h"
@@ -15,66 +16,15 @@
 
 #include <math.h>
 
-static mn_rng g_rng;
-
-static float *randn(size_t n, float scale)
-{
-    float *x = mn_alloc_aligned(n, sizeof(float));
-    for (size_t i = 0; i < n; i++)
-        x[i] = mn_rng_normal(&g_rng) * scale;
-    return x;
-}
-
-static double dot(const float *a, const float *b, size_t n)
-{
-    double s = 0;
-    for (size_t i = 0; i < n; i++)
-        s += (double)a[i] * b[i];
-    return s;
-}
-
-static double max_rel_diff(const float *a, const float *b, size_t n)
-{
-    double worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]) / (1.0 + fabs((double)b[i]));
-        worst = d > worst ? d : worst;
-    }
-    return worst;
-}
-
 typedef struct bn_ctx {
     int N, C, S;
     float *x, *gamma, *beta, *mean, *invstd;
 } bn_ctx;
 
-static void bn_fwd(const bn_ctx *k, float *out)
+static void bn_fwd(void *p, float *out)
 {
+    const bn_ctx *k = p;
     mn_bn_forward_ref(out, k->mean, k->invstd, k->x, k->gamma, k->beta, k->N, k->C, k->S);
-}
-
-/* Central differences of L = <forward(x), R> with respect to v[i] at up to `tries` positions
- * (all of them when n <= tries) against grad; the largest relative error. */
-static double fd_check(bn_ctx *k, float *out, const float *R, size_t out_n, float *v,
-                       const float *grad, size_t n, int tries)
-{
-    double worst = 0;
-    const bool all = n <= (size_t)tries;
-    for (int t = 0; t < (all ? (int)n : tries); t++) {
-        size_t i = all ? (size_t)t : mn_rng_below(&g_rng, (uint32_t)n);
-        float keep = v[i], eps = 1e-2f * (1.0f + fabsf(keep));
-        v[i] = keep + eps;
-        bn_fwd(k, out);
-        double lp = dot(out, R, out_n);
-        v[i] = keep - eps;
-        bn_fwd(k, out);
-        double lm = dot(out, R, out_n);
-        v[i] = keep;
-        double num = (lp - lm) / (2.0 * eps);
-        double err = fabs(num - grad[i]) / (1e-2 + fabs(num) + fabs(grad[i]));
-        worst = err > worst ? err : worst;
-    }
-    return worst;
 }
 
 static void test_kernels(int N, int C, int H, int W)
@@ -90,9 +40,9 @@ static void test_kernels(int N, int C, int H, int W)
     float *dbt = randn(C, 0);
     bn_fwd(&k, y);
     mn_bn_backward_ref(dx, dg, dbt, R, k.x, k.mean, k.invstd, k.gamma, N, C, S);
-    double ex = fd_check(&k, y, R, n, k.x, dx, n, 60);
-    double eg = fd_check(&k, y, R, n, k.gamma, dg, C, 60);
-    double eb = fd_check(&k, y, R, n, k.beta, dbt, C, 60);
+    double ex = fd_check(bn_fwd, &k, y, R, n, k.x, dx, n, 60, true);
+    double eg = fd_check(bn_fwd, &k, y, R, n, k.gamma, dg, C, 60, true);
+    double eb = fd_check(bn_fwd, &k, y, R, n, k.beta, dbt, C, 60, true);
     CHECK(ex < 1e-2 && eg < 1e-2 && eb < 1e-2,
           "bn N%d C%d %dx%d: finite differences dx %.2e dgamma %.2e dbeta %.2e", N, C, H, W, ex,
           eg, eb);

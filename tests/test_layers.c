@@ -3,66 +3,13 @@
  * sizes, batch 1 and > 1, 1 and 2 threads), and a whole model's gradient against finite
  * differences of its loss. */
 #include "check.h"
+#include "gradcheck.h"
 #include "internal.h"
 #include "layers.h"
 #include "kernels.h"
 #include "model_internal.h"
 
 #include <math.h>
-
-static mn_rng g_rng;
-
-static float *randn(size_t n, float scale)
-{
-    float *x = mn_alloc_aligned(n, sizeof(float));
-    for (size_t i = 0; i < n; i++)
-        x[i] = mn_rng_normal(&g_rng) * scale;
-    return x;
-}
-
-static double dot(const float *a, const float *b, size_t n)
-{
-    double s = 0;
-    for (size_t i = 0; i < n; i++)
-        s += (double)a[i] * b[i];
-    return s;
-}
-
-static double max_rel_diff(const float *a, const float *b, size_t n)
-{
-    double worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]) / (1.0 + fabs((double)b[i]));
-        worst = d > worst ? d : worst;
-    }
-    return worst;
-}
-
-/* A scalar loss L = <forward(x), R>; `fwd` writes the output for the current parameters. */
-typedef void (*forward_fn)(void *ctx, float *out);
-
-/* Compares analytic gradient `grad` of L with respect to `x` (n values) against central
- * differences at up to 40 random positions. Returns the largest relative error. */
-static double fd_check(forward_fn fwd, void *ctx, float *out, const float *R, size_t out_n,
-                       float *x, const float *grad, size_t n)
-{
-    double worst = 0;
-    for (int t = 0; t < 40; t++) {
-        size_t i = mn_rng_below(&g_rng, (uint32_t)n);
-        float keep = x[i], eps = 1e-2f * (1.0f + fabsf(keep));
-        x[i] = keep + eps;
-        fwd(ctx, out);
-        double lp = dot(out, R, out_n);
-        x[i] = keep - eps;
-        fwd(ctx, out);
-        double lm = dot(out, R, out_n);
-        x[i] = keep;
-        double num = (lp - lm) / (2.0 * eps);
-        double err = fabs(num - grad[i]) / (1e-2 + fabs(num) + fabs(grad[i]));
-        worst = err > worst ? err : worst;
-    }
-    return worst;
-}
 
 typedef struct conv_case {
     int N, C, H, W, OC, K, S, P;
@@ -93,9 +40,9 @@ static void test_conv(conv_case c)
     float *dx = randn(nx, 0), *dw = randn(nw, 0), *db = randn(c.OC, 0);
     mn_conv2d_backward_ref(dx, dw, db, R, k.x, k.w, c.N, c.C, c.H, c.W, c.OC, c.K, c.S, c.P, k.OH,
                            k.OW);
-    double ex = fd_check(conv_fwd, &k, y, R, ny, k.x, dx, nx);
-    double ew = fd_check(conv_fwd, &k, y, R, ny, k.w, dw, nw);
-    double eb = fd_check(conv_fwd, &k, y, R, ny, k.b, db, c.OC);
+    double ex = fd_check(conv_fwd, &k, y, R, ny, k.x, dx, nx, 40, false);
+    double ew = fd_check(conv_fwd, &k, y, R, ny, k.w, dw, nw, 40, false);
+    double eb = fd_check(conv_fwd, &k, y, R, ny, k.b, db, c.OC, 40, false);
     CHECK(ex < 1e-2 && ew < 1e-2 && eb < 1e-2,
           "conv N%d C%d %dx%d OC%d K%d S%d P%d: finite differences dx %.2e dw %.2e db %.2e",
           c.N, c.C, c.H, c.W, c.OC, c.K, c.S, c.P, ex, ew, eb);
@@ -285,9 +232,9 @@ static void test_dense(int N, int IN, int OUT)
     float *dx = randn((size_t)N * IN, 0), *dw = randn((size_t)OUT * IN, 0), *db = randn(OUT, 0);
     float *dx2 = randn((size_t)N * IN, 0), *dw2 = randn((size_t)OUT * IN, 0), *db2 = randn(OUT, 0);
     mn_dense_backward_ref(dx, dw, db, R, k.x, k.w, N, IN, OUT);
-    double ex = fd_check(dense_fwd, &k, y, R, ny, k.x, dx, (size_t)N * IN);
-    double ew = fd_check(dense_fwd, &k, y, R, ny, k.w, dw, (size_t)OUT * IN);
-    double eb = fd_check(dense_fwd, &k, y, R, ny, k.b, db, OUT);
+    double ex = fd_check(dense_fwd, &k, y, R, ny, k.x, dx, (size_t)N * IN, 40, false);
+    double ew = fd_check(dense_fwd, &k, y, R, ny, k.w, dw, (size_t)OUT * IN, 40, false);
+    double eb = fd_check(dense_fwd, &k, y, R, ny, k.b, db, OUT, 40, false);
     CHECK(ex < 1e-2 && ew < 1e-2 && eb < 1e-2,
           "dense N%d %d->%d: finite differences dx %.2e dw %.2e db %.2e", N, IN, OUT, ex, ew, eb);
     float *g = randn(ny, 0), *yr = randn(ny, 0);
@@ -440,9 +387,7 @@ static void test_model_reference(const char *spec, int C, int H, int W, int thre
             free(cur);
         cur = next;
     }
-    double worst = 0;
-    for (int i = 0; i < N * m->num_classes; i++)
-        worst = fmax(worst, fabs(logits[i] - cur[i]) / (1.0 + fabs(cur[i])));
+    double worst = max_rel_diff(logits, cur, (size_t)N * m->num_classes);
     CHECK(worst < 1e-4, "model %s on %dx%dx%d (%d threads): logits differ from the reference "
           "layers by %.2e", spec, C, H, W, threads, worst);
     free(cur);
