@@ -65,7 +65,7 @@ typedef struct recipe {
     int64_t warmup;
     float mean, std;
     mn_init init;
-    double weight_decay, label_smoothing;
+    double label_smoothing;
     const char *augment; /* --augment syntax, or NULL */
 } recipe;
 
@@ -242,7 +242,7 @@ int cmd_train(int argc, char **argv)
     const char *checkpoint = NULL, *resume = NULL, *plot_path = NULL, *augment = NULL;
     long long checkpoint_every = 0;
     long long steps = -1, batch = -1, seed = 1, threads = 0, eval_every = 0, val = 0, warmup = -1;
-    double epochs = -1, lr = -1, wd = -1, smoothing = -1;
+    double epochs = -1, lr = -1, wd = 0, smoothing = -1;
     bool json = false, quiet = false;
     int c;
     optind = 1;
@@ -307,7 +307,7 @@ int cmd_train(int argc, char **argv)
         p.lr = (float)lr;
     if (warmup >= 0)
         p.warmup_steps = warmup;
-    p.weight_decay = (float)(wd >= 0 ? wd : r.weight_decay);
+    p.weight_decay = (float)wd;
     p.label_smoothing = (float)(smoothing >= 0 ? smoothing : r.label_smoothing);
     if (r.augment && !parse_augment(r.augment, &p))
         return 2;
