@@ -2,7 +2,8 @@
  * fast kernels' parallel loops: tasks are claimed one at a time from a shared counter, so a
  * thread that another process slows down simply takes fewer of them; waiting threads spin
  * briefly, then sleep (futex), so they give their core back. Which thread runs a task never
- * changes its result: callers give each task a fixed piece of work and its own output slot. */
+ * changes its result: callers give each task a fixed piece of work and its own output slot.
+ * Tasks run with subnormal floats flushed to zero, on every thread. */
 #ifndef MN_POOL_H
 #define MN_POOL_H
 

@@ -32,6 +32,19 @@ static void count_task_odd(void *p, int t, int worker)
     count_task(p, t, worker);
 }
 
+/* Halves a subnormal float in each task (volatile: computed at run time). */
+typedef struct flush_ctx {
+    volatile float tiny;
+    float out[16];
+} flush_ctx;
+
+static void flush_task(void *p, int t, int worker)
+{
+    (void)worker;
+    flush_ctx *c = p;
+    c->out[t] = c->tiny * 0.5f;
+}
+
 static void nested_task(void *p, int t, int worker)
 {
     (void)worker;
@@ -91,5 +104,16 @@ int main(void)
                 job_ok &= atomic_load(&jc[j]->runs[t]) == 1 && atomic_load(&jc[j]->wrong) == 0;
     }
     CHECK(job_ok, "a job's task ran twice, never, or with the wrong context");
+#if defined(__x86_64__) || defined(__i386__)
+    /* Tasks see subnormals as zero on every thread; the caller's own mode is left as it was. */
+    flush_ctx fc = {.tiny = 1e-40f};
+    CHECK(fc.tiny * 0.5f != 0.0f, "the caller flushes subnormals before any loop");
+    mn_pool_run(4, 16, flush_task, &fc);
+    int flushed = 0;
+    for (int t = 0; t < 16; t++)
+        flushed += fc.out[t] == 0.0f;
+    CHECK(flushed == 16, "%d of 16 tasks flushed a subnormal to zero", flushed);
+    CHECK(fc.tiny * 0.5f != 0.0f, "the caller's floating-point mode changed after a loop");
+#endif
     return check_summary();
 }
