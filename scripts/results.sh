@@ -2,26 +2,29 @@
 # results.sh: reruns rows of the README's results table and writes docs/RESULTS.md. Each row is
 # one command; its JSON output is kept in out/results/ROW.json, so rows can be rerun one at a
 # time and the table is rebuilt from every row on record. Slow: cnn-tutorial is 20,000 steps and
-# each best-N about 10 minutes.
+# each best-N about 8 minutes.
 # Usage: scripts/results.sh [build/mnist] [ROW...]
-#   ROW: softmax cnn-fast cnn-tutorial best-1 best-2 best-3 ensemble ensemble-tta (default: all,
-#   in order; the ensembles evaluate the three best-N models, so they need them).
+#   ROW: softmax cnn-fast cnn-tutorial best-1 ... best-5 ensemble ensemble-tta (default: all, in
+#   order; the ensembles evaluate the five best-N models, so they need them).
 set -euo pipefail
 mnist=$(readlink -f "${1:-build/mnist}"); shift || true
 cd "$(dirname "$0")/.."
-all=(softmax cnn-fast cnn-tutorial best-1 best-2 best-3 ensemble ensemble-tta)
+seeds=(1 2 3 4 5)
+all=(softmax cnn-fast cnn-tutorial "${seeds[@]/#/best-}" ensemble ensemble-tta)
 rows=("$@"); [ ${#rows[@]} -gt 0 ] || rows=("${all[@]}")
 mkdir -p out/results docs
 declare -A cmd=(
   [softmax]="train --model softmax --out out/softmax.safetensors"
   [cnn-fast]="train --model cnn --recipe fast --out out/cnn-fast.safetensors"
   [cnn-tutorial]="train --model cnn --out out/cnn-tutorial.safetensors"
-  [best-1]="train --model best --seed 1 --out out/best-1.safetensors"
-  [best-2]="train --model best --seed 2 --out out/best-2.safetensors"
-  [best-3]="train --model best --seed 3 --out out/best-3.safetensors"
-  [ensemble]="eval out/best-1.safetensors out/best-2.safetensors out/best-3.safetensors"
-  [ensemble-tta]="eval out/best-1.safetensors out/best-2.safetensors out/best-3.safetensors --tta"
 )
+members=""
+for s in "${seeds[@]}"; do
+  cmd[best-$s]="train --model best --seed $s --out out/best-$s.safetensors"
+  members+=" out/best-$s.safetensors"
+done
+cmd[ensemble]="eval$members"
+cmd[ensemble-tta]="eval$members --tta"
 declare -A what=(
   [softmax]="softmax, tutorial recipe (SGD 0.5, batch 100, 1000 steps)"
   [cnn-fast]="cnn, fast recipe (Adam 2e-3 one-cycle, batch 64, 2 epochs)"
@@ -53,7 +56,8 @@ for r in ("softmax", "cnn-fast", "cnn-tutorial"):
     if r in rec:
         d = rec[r]
         row(what[r], "%.4f" % d["test_accuracy"], "%.1f s" % d["train_seconds"], cmd[r], d)
-best = [r for r in ("best-1", "best-2", "best-3") if r in rec]
+members = cmd["ensemble"].split()[1:]
+best = [r for r in (m.split("/")[-1].split(".")[0] for m in members) if r in rec]
 for r in best:
     d = rec[r]
     row(f"best, seed {r[-1]}", "%.4f" % d["test_accuracy"], "%.1f s" % d["train_seconds"], cmd[r], d)
@@ -63,9 +67,10 @@ if len(best) >= 2:
     out.append(f"| best, {len(best)} seeds: mean (min to max) | {statistics.mean(accs):.4f} "
                f"({min(accs):.4f} to {max(accs):.4f}) | {statistics.mean(secs):.1f} s each | "
                f"the rows above | |")
-for r, name in (("ensemble", "ensemble of the 3 best models (probabilities averaged)"),
+n = len(members)
+for r, name in (("ensemble", f"ensemble of the {n} best models (probabilities averaged)"),
                 ("ensemble-tta", "the same ensemble with test-time augmentation (5 shifts)")):
-    if r in rec and len(best) == 3:
+    if r in rec and len(best) == n:
         total = sum(rec[b]["train_seconds"] for b in best)
         row(name, "%.4f" % rec[r]["accuracy"], "%.1f s in all" % total, cmd[r], rec[r])
 open("docs/RESULTS.md.tmp", "w").write("\n".join(out) + "\n")

@@ -94,13 +94,22 @@ void mn_augment_image(uint8_t *dst, const uint8_t *src, int rows, int cols,
             }
             int x0 = (int)floorf(sx), y0 = (int)floorf(sy);
             float fx = sx - x0, fy = sy - y0, v = 0.0f;
-            for (int j = 0; j < 2; j++)
-                for (int i = 0; i < 2; i++) {
-                    int xx = x0 + i, yy = y0 + j;
-                    if (xx < 0 || xx >= cols || yy < 0 || yy >= rows)
-                        continue;
-                    v += (i ? fx : 1.0f - fx) * (j ? fy : 1.0f - fy) * src[yy * cols + xx];
-                }
+            if (x0 >= 0 && x0 + 1 < cols && y0 >= 0 && y0 + 1 < rows) {
+                /* all four neighbours inside: the loop below without its tests, same order */
+                const uint8_t *s0 = src + y0 * cols + x0, *s1 = s0 + cols;
+                v = (1.0f - fx) * (1.0f - fy) * s0[0];
+                v += fx * (1.0f - fy) * s0[1];
+                v += (1.0f - fx) * fy * s1[0];
+                v += fx * fy * s1[1];
+            } else {
+                for (int j = 0; j < 2; j++)
+                    for (int i = 0; i < 2; i++) {
+                        int xx = x0 + i, yy = y0 + j;
+                        if (xx < 0 || xx >= cols || yy < 0 || yy >= rows)
+                            continue;
+                        v += (i ? fx : 1.0f - fx) * (j ? fy : 1.0f - fy) * src[yy * cols + xx];
+                    }
+            }
             int q = (int)(v + 0.5f);
             dst[y * cols + x] = (uint8_t)(q > 255 ? 255 : q);
         }

@@ -15,7 +15,7 @@ void mn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const f
 void mn_gemm_ref(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                  int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
-/* The same, split over `threads` threads (OpenMP) by blocks of C, so each element of C is
+/* The same, split over `threads` threads (the worker pool) by blocks of C, so each element of C is
  * computed by one thread in a fixed order: results do not depend on the thread count. */
 void mn_gemm_mt(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                 int lda, const float *B, int ldb, float beta, float *C, int ldc, int threads);

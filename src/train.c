@@ -4,35 +4,41 @@
  * prints nothing; the CLI draws what the callback reports. */
 #include "model_internal.h"
 
-#include "augment.h"
+#include "batcher.h"
 #include "layers.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #define CKPT "train." /* prefix of the checkpoint's own tensors and metadata */
 
+/* Where the data order stands: what a checkpoint records of it. */
+typedef struct data_cursor {
+    uint32_t pos;       /* next index into perm */
+    bool epoch_started; /* perm holds the current epoch's order */
+    mn_rng epoch_rng;   /* data_rng as it was before this epoch's shuffle */
+    mn_rng data_rng;
+} data_cursor;
+
 struct mn_trainer {
     mn_model *model;
     mn_train_params p;
     int64_t step, total;
-    uint32_t count;      /* training images (fixed for the run) */
-    uint32_t pos;        /* next index into perm */
-    bool epoch_started;  /* perm holds the current epoch's order */
-    mn_rng epoch_rng;    /* data_rng as it was before this epoch's shuffle */
-    mn_rng data_rng, drop_rng;
+    uint32_t count; /* training images (fixed for the run) */
+    data_cursor cur;
+    /* The next step's batch is chosen while this step computes; until that step runs, `used`
+     * is the cursor as it was before the choice (what a checkpoint saves). */
+    bool ahead;
+    data_cursor used;
+    mn_rng drop_rng;
     double best_acc;
     float *m1, *m2, *best; /* best: the parameters, then the bn running statistics */
     uint32_t *perm;
-    uint8_t *labels, *pixels;
-    uint32_t *batch_idx; /* the batch's image indices */
-    float *aug_scratch;  /* per thread, for augmentation */
 };
 
 mn_train_params mn_train_default_params(void)
@@ -62,17 +68,45 @@ static double now_seconds(void)
 /* A new epoch's order: the identity, shuffled (so the order follows from the RNG state alone). */
 static void start_epoch(mn_trainer *t)
 {
-    t->epoch_rng = t->data_rng;
+    data_cursor *c = &t->cur;
+    c->epoch_rng = c->data_rng;
     for (uint32_t i = 0; i < t->count; i++)
         t->perm[i] = i;
     for (uint32_t i = t->count - 1; i > 0; i--) {
-        uint32_t j = mn_rng_below(&t->data_rng, i + 1);
+        uint32_t j = mn_rng_below(&c->data_rng, i + 1);
         uint32_t tmp = t->perm[i];
         t->perm[i] = t->perm[j];
         t->perm[j] = tmp;
     }
-    t->pos = 0;
-    t->epoch_started = true;
+    c->pos = 0;
+    c->epoch_started = true;
+}
+
+/* Sets the data order to `c`, rebuilding its epoch's order from its RNG state. */
+static void seek(mn_trainer *t, data_cursor c)
+{
+    if (c.epoch_started) {
+        t->cur.data_rng = c.epoch_rng;
+        start_epoch(t);
+        t->cur.pos = c.pos;
+    } else {
+        t->cur = c;
+    }
+}
+
+/* Chooses the images of step `step`'s batch and starts the batcher on them. */
+static void choose_batch(mn_trainer *t, mn_batcher *b, int64_t step)
+{
+    t->used = t->cur;
+    t->ahead = true;
+    uint32_t *idx = mn_batcher_indices(b);
+    for (uint32_t j = 0; j < t->p.batch; j++) {
+        if (!t->cur.epoch_started || t->cur.pos == t->count)
+            start_epoch(t);
+        idx[j] = t->perm[t->cur.pos++];
+    }
+    /* each image's distortion is drawn from (seed, step, slot) */
+    mn_batcher_submit(b, t->p.seed * 0x9e3779b97f4a7c15ULL + (uint64_t)step * t->p.batch);
 }
 
 /* Checks that a data set fits the model's input and classes. */
@@ -113,7 +147,7 @@ mn_status mn_trainer_create(mn_trainer **out, mn_model *model, const mn_train_pa
     t->p = *params;
     t->p.threads = mn_resolve_threads(params->threads);
     t->best_acc = -1.0;
-    mn_rng_seed(&t->data_rng, t->p.seed);
+    mn_rng_seed(&t->cur.data_rng, t->p.seed);
     mn_rng_seed(&t->drop_rng, t->p.seed ^ 0xd20b0c7ULL);
     size_t np = model->num_params;
     bool ok = true;
@@ -139,10 +173,6 @@ void mn_trainer_free(mn_trainer *t)
     mn_free_aligned(t->m2);
     mn_free_aligned(t->best);
     free(t->perm);
-    free(t->labels);
-    free(t->pixels);
-    free(t->batch_idx);
-    free(t->aug_scratch);
     free(t);
 }
 
@@ -165,46 +195,27 @@ static mn_status prepare(mn_trainer *t, const mn_dataset *train)
     if (st != MN_OK)
         return st;
     if (!t->perm) {
-        t->perm = malloc(sizeof(uint32_t) * t->count);
-        t->labels = malloc((size_t)batch);
-        t->pixels = malloc((size_t)batch * train->rows * train->cols);
-        t->batch_idx = malloc(sizeof(uint32_t) * batch);
-        t->aug_scratch = malloc(sizeof(float) * t->p.threads *
-                                mn_augment_scratch_floats((int)train->rows, (int)train->cols));
-        if (!t->perm || !t->labels || !t->pixels || !t->batch_idx || !t->aug_scratch)
+        if (!(t->perm = malloc(sizeof(uint32_t) * t->count)))
             return mn_fail(MN_ERR_NOMEM, "out of memory for training batches");
-        if (t->epoch_started) { /* resumed: rebuild this epoch's order from its RNG state */
-            uint32_t pos = t->pos;
-            t->data_rng = t->epoch_rng;
-            start_epoch(t);
-            t->pos = pos;
-        }
+        seek(t, t->cur); /* resumed: rebuild this epoch's order from its RNG state */
     }
     return MN_OK;
 }
 
-mn_status mn_trainer_run(mn_trainer *t, const mn_dataset *train, const mn_dataset *eval_set)
+/* The steps themselves; mn_trainer_run sets up and tears down around them. */
+static mn_status run_steps(mn_trainer *t, const mn_dataset *eval_set, mn_batcher *b)
 {
     mn_model *m = t->model;
     const mn_train_params *p = &t->p;
-    if (!train || train->count == 0)
-        return mn_fail(MN_ERR_ARG, "the training set is empty");
-    mn_status st = check_fit(m, train, "training");
-    if (st == MN_OK && eval_set)
-        st = check_fit(m, eval_set, "evaluation");
-    if (st == MN_OK)
-        st = prepare(t, train);
-    if (st != MN_OK)
-        return st;
-
     const int threads = p->threads, batch = (int)p->batch;
-    const size_t np = m->num_params, img = (size_t)train->rows * train->cols;
+    const size_t np = m->num_params;
     const int64_t report_every = p->report_every > 0 ? p->report_every : 100;
-    const bool augment = mn_augment_enabled(p);
-    const size_t scratch_floats = mn_augment_scratch_floats((int)train->rows, (int)train->cols);
     double t0 = now_seconds(), t_report = t0, loss_sum = 0.0;
     int64_t loss_n = 0, images_since = 0;
+    mn_status st;
 
+    if (t->step < t->total)
+        choose_batch(t, b, t->step);
     while (t->step < t->total) {
         if (p->stop && *p->stop) {
             if (p->checkpoint_path && (st = mn_trainer_save(t, p->checkpoint_path)) != MN_OK)
@@ -212,28 +223,13 @@ mn_status mn_trainer_run(mn_trainer *t, const mn_dataset *train, const mn_datase
             return mn_fail(MN_ERR_INTERRUPTED, "training stopped at step %lld of %lld",
                            (long long)t->step, (long long)t->total);
         }
-        for (int j = 0; j < batch; j++) {
-            if (!t->epoch_started || t->pos == t->count)
-                start_epoch(t);
-            t->batch_idx[j] = t->perm[t->pos++];
-            t->labels[j] = train->labels[t->batch_idx[j]];
-        }
-        if (augment) {
-            /* Each image's distortion is drawn from (seed, step, slot): thread-independent. */
-            const uint64_t base = p->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)t->step * batch;
-#pragma omp parallel for num_threads(threads) schedule(static)
-            for (int j = 0; j < batch; j++)
-                mn_augment_image(t->pixels + (size_t)j * img,
-                                 train->pixels + (size_t)t->batch_idx[j] * img, (int)train->rows,
-                                 (int)train->cols, p, base + (uint64_t)j,
-                                 t->aug_scratch + (size_t)omp_get_thread_num() * scratch_floats);
-        } else {
-            for (int j = 0; j < batch; j++)
-                memcpy(t->pixels + (size_t)j * img, train->pixels + (size_t)t->batch_idx[j] * img, img);
-        }
-        mn_model_load_input_u8(m, t->pixels, batch);
+        const uint8_t *labels, *pixels = mn_batcher_wait(b, &labels);
+        t->ahead = false; /* this step's batch is in use: the cursor is past it */
+        if (t->step + 1 < t->total)
+            choose_batch(t, b, t->step + 1); /* made while this step computes */
+        mn_model_load_input_u8(m, pixels, batch);
         mn_model_forward(m, batch, true, &t->drop_rng, threads);
-        float loss = mn_softmax_xent_smooth(m->grad_a, NULL, m->act[m->num_layers], t->labels,
+        float loss = mn_softmax_xent_smooth(m->grad_a, NULL, m->act[m->num_layers], labels,
                                             batch, m->num_classes, p->label_smoothing);
         if (!isfinite(loss))
             return mn_fail(MN_ERR_ARG, "training diverged at step %lld (loss is %g): lower the "
@@ -296,6 +292,29 @@ mn_status mn_trainer_run(mn_trainer *t, const mn_dataset *train, const mn_datase
         memcpy(m->buffers, t->best + np, m->num_buffers * sizeof(float));
     }
     return MN_OK;
+}
+
+mn_status mn_trainer_run(mn_trainer *t, const mn_dataset *train, const mn_dataset *eval_set)
+{
+    if (!train || train->count == 0)
+        return mn_fail(MN_ERR_ARG, "the training set is empty");
+    mn_status st = check_fit(t->model, train, "training");
+    if (st == MN_OK && eval_set)
+        st = check_fit(t->model, eval_set, "evaluation");
+    if (st == MN_OK)
+        st = prepare(t, train);
+    if (st != MN_OK)
+        return st;
+    mn_batcher *b;
+    if ((st = mn_batcher_create(&b, train, &t->p, (int)t->p.batch)) != MN_OK)
+        return st;
+    st = run_steps(t, eval_set, b);
+    mn_batcher_free(b);
+    if (t->ahead) { /* stopped early: a later run starts with the batch chosen ahead */
+        t->ahead = false;
+        seek(t, t->used);
+    }
+    return st;
 }
 
 mn_status mn_model_train(mn_model *model, const mn_dataset *train, const mn_dataset *eval_set,
@@ -433,13 +452,14 @@ mn_status mn_trainer_save(const mn_trainer *t, const char *path)
     meta[n++] = (mn_st_meta){CKPT "step", values[v++]};
     snprintf(values[v], 72, "%" PRIu32, t->count);
     meta[n++] = (mn_st_meta){CKPT "count", values[v++]};
-    snprintf(values[v], 72, "%" PRIu32, t->pos);
+    const data_cursor *c = t->ahead ? &t->used : &t->cur;
+    snprintf(values[v], 72, "%" PRIu32, c->pos);
     meta[n++] = (mn_st_meta){CKPT "pos", values[v++]};
-    snprintf(values[v], 72, "%d", t->epoch_started ? 1 : 0);
+    snprintf(values[v], 72, "%d", c->epoch_started ? 1 : 0);
     meta[n++] = (mn_st_meta){CKPT "epoch_started", values[v++]};
     snprintf(values[v], 72, "%.17g", t->best_acc);
     meta[n++] = (mn_st_meta){CKPT "best_acc", values[v++]};
-    format_rng(values[v], &t->epoch_rng);
+    format_rng(values[v], &c->epoch_rng);
     meta[n++] = (mn_st_meta){CKPT "epoch_rng", values[v++]};
     format_rng(values[v], &t->drop_rng);
     meta[n++] = (mn_st_meta){CKPT "drop_rng", values[v++]};
@@ -491,17 +511,18 @@ mn_status mn_trainer_load(mn_trainer **out, mn_model **model_out, const char *pa
     }
     const char *best_acc = mn_st_meta_get(&f, CKPT "best_acc");
     if (count < 1 || count > UINT32_MAX || pos > count || !best_acc ||
-        !parse_rng(mn_st_meta_get(&f, CKPT "epoch_rng"), &t->epoch_rng) ||
+        !parse_rng(mn_st_meta_get(&f, CKPT "epoch_rng"), &t->cur.epoch_rng) ||
         !parse_rng(mn_st_meta_get(&f, CKPT "drop_rng"), &t->drop_rng)) {
         st = mn_fail(MN_ERR_FORMAT, "%s: checkpoint training state is malformed", path);
         goto fail;
     }
     t->step = step;
     t->count = (uint32_t)count;
-    t->pos = (uint32_t)pos;
-    t->epoch_started = started != 0;
+    t->cur.pos = (uint32_t)pos;
+    t->cur.epoch_started = started != 0;
     t->best_acc = strtod(best_acc, NULL);
-    t->data_rng = t->epoch_rng;
+    if (t->cur.epoch_started) /* else data_rng is still the seed's, as mn_trainer_create set it */
+        t->cur.data_rng = t->cur.epoch_rng;
     const char *names[3] = {CKPT "m1", CKPT "m2", CKPT "best"};
     float *state[3] = {t->m1, t->m2, t->best};
     for (int i = 0; i < 3; i++) {

@@ -9,9 +9,11 @@ pass=0 fail=0
 check() { if eval "$2"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $1"; fi; }
 if [ ! -d "${MNIST_DATA:-}" ]; then echo "SKIP: no MNIST data"; echo "0 passed, 0 failed"; exit 0; fi
 
-# Adam moments, dropout masks and the data order must all survive the interruption.
+# Adam moments, dropout masks, the data order and the augmentation must all survive the
+# interruption. 5,000 training images make an epoch 100 steps, so the checkpoints fall where the
+# batch chosen ahead of a step (while it computes) starts a new epoch.
 args=(--model conv:8:5,relu,pool:2,dense:32,relu,dropout:0.5,dense:10 --steps 800 --batch 50
-      --threads 2 --seed 3 --quiet)
+      --val 55000 --augment shift:2,rotate:10,elastic:4 --threads 2 --seed 3 --quiet)
 "$mnist" train "${args[@]}" --out full.safetensors >/dev/null
 check "uninterrupted run wrote its model" "[ -s full.safetensors ]"
 

@@ -1,7 +1,10 @@
 /* test_augment.c: training-time distortions: no-op when off, the same bits for the same seed,
  * ink kept (mass and centre of mass) under small shifts/rotations/scalings, elastic distortion
- * changes the shape but keeps the digit, and what one image costs. */
+ * changes the shape but keeps the digit, and what one image costs. The batcher, which makes
+ * batches on its own thread, gives exactly what mn_augment_image gives for each image's seed,
+ * and leaves the previous batch alone while it makes the next. */
 #include "augment.h"
+#include "batcher.h"
 #include "check.h"
 
 #include <math.h>
@@ -88,5 +91,50 @@ int main(void)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     printf("all distortions: %.1f us per 28x28 image (one thread)\n",
            ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / 2000 / 1e3);
+
+    /* The batcher: 40 images, batches of 16 (with repeats), submitted ahead as the trainer does. */
+    enum { COUNT = 40, BATCH = 16, ROUNDS = 50 };
+    static uint8_t pixels[COUNT * 784], labels[COUNT], want[BATCH * 784];
+    for (int i = 0; i < COUNT; i++) {
+        labels[i] = (uint8_t)(i % 10);
+        for (int k = 0; k < 784; k++)
+            pixels[i * 784 + k] = (uint8_t)(src[(k + 29 * i) % 784] ^ (i * 7));
+    }
+    mn_dataset set = {.count = COUNT, .rows = 28, .cols = 28, .num_classes = 10,
+                      .pixels = pixels, .labels = labels};
+    for (int mode = 0; mode < 2; mode++) { /* distorted (a thread), then plain copies */
+        if (mode == 1)
+            p.aug_shift = p.aug_rotate = p.aug_scale = p.aug_elastic = 0;
+        mn_batcher *bt;
+        CHECK(mn_batcher_create(&bt, &set, &p, BATCH) == MN_OK, "batcher created");
+        uint32_t idx[2][BATCH];
+        int wrong_px = 0, wrong_lab = 0, clobbered = 0;
+        for (int r = 0; r < ROUNDS; r++) {
+            uint32_t *in = mn_batcher_indices(bt);
+            for (int j = 0; j < BATCH; j++)
+                in[j] = idx[r & 1][j] = (uint32_t)((r * 13 + j * 5) % COUNT);
+            mn_batcher_submit(bt, 1000u * (uint64_t)r);
+            const uint8_t *lab, *px = mn_batcher_wait(bt, &lab);
+            for (int j = 0; j < BATCH; j++) {
+                uint32_t i = idx[r & 1][j];
+                mn_augment_image(want + j * 784, pixels + i * 784, 28, 28, &p,
+                                 1000u * (uint64_t)r + (uint64_t)j, scratch);
+                wrong_lab += lab[j] != labels[i];
+            }
+            wrong_px += memcmp(px, want, sizeof want) != 0;
+            /* the next batch is made while this one is still read */
+            uint32_t *next = mn_batcher_indices(bt);
+            for (int j = 0; j < BATCH; j++)
+                next[j] = (uint32_t)(COUNT - 1 - j);
+            mn_batcher_submit(bt, 7);
+            clobbered += memcmp(px, want, sizeof want) != 0;
+            mn_batcher_wait(bt, &lab);
+        }
+        CHECK(wrong_px == 0 && wrong_lab == 0, "mode %d: %d batches with wrong pixels, %d wrong "
+              "labels", mode, wrong_px, wrong_lab);
+        CHECK(clobbered == 0, "mode %d: %d batches overwritten while the next was made", mode,
+              clobbered);
+        mn_batcher_free(bt);
+    }
     return check_summary();
 }

@@ -9,8 +9,8 @@
 #include "kernels/gemm_internal.h"
 
 #include "internal.h"
+#include "pool.h"
 
-#include <omp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -331,6 +331,28 @@ static void choose_grid(const plan *pl, int M, int N, int K, int threads, int *t
     *tn_out = best_tn;
 }
 
+typedef struct gemm_mt_job {
+    const plan *pl;
+    int trans_a, trans_b, M, N, K, tm, tn, gran, lda, ldb, ldc;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+} gemm_mt_job;
+
+/* Task b: the block (b / tn, b % tn) of C's tm x tn grid. */
+static void gemm_mt_task(void *ctx, int b, int worker)
+{
+    (void)worker;
+    const gemm_mt_job *j = ctx;
+    int i0, mlen, j0, nlen;
+    split_range(j->M, j->tm, 1, b / j->tn, &i0, &mlen);
+    split_range(j->N, j->tn, j->gran, b % j->tn, &j0, &nlen);
+    const float *Ab = j->trans_a ? j->A + i0 : j->A + (size_t)i0 * j->lda;
+    const float *Bb = j->trans_b ? j->B + (size_t)j0 * j->ldb : j->B + j0;
+    gemm_run(j->pl, j->trans_a, j->trans_b, mlen, nlen, j->K, j->alpha, Ab, j->lda, Bb, j->ldb,
+             j->beta, j->C + (size_t)i0 * j->ldc + j0, j->ldc);
+}
+
 void mn_gemm_mt(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                 int lda, const float *B, int ldb, float beta, float *C, int ldc, int threads)
 {
@@ -342,20 +364,7 @@ void mn_gemm_mt(int trans_a, int trans_b, int M, int N, int K, float alpha, cons
         gemm_run(&pl, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    int gran = pl.im->nr / 2 > 0 ? pl.im->nr / 2 : 1;
-#pragma omp parallel num_threads(nt)
-    {
-        int t = omp_get_thread_num();
-        /* With fewer threads than asked (nested or limited), the first ones take the rest. */
-        int got = omp_get_num_threads();
-        for (int b = t; b < nt; b += got) {
-            int i0, mlen, j0, nlen;
-            split_range(M, best_tm, 1, b / best_tn, &i0, &mlen);
-            split_range(N, best_tn, gran, b % best_tn, &j0, &nlen);
-            const float *Ab = trans_a ? A + i0 : A + (size_t)i0 * lda;
-            const float *Bb = trans_b ? B + (size_t)j0 * ldb : B + j0;
-            gemm_run(&pl, trans_a, trans_b, mlen, nlen, K, alpha, Ab, lda, Bb, ldb, beta,
-                     C + (size_t)i0 * ldc + j0, ldc);
-        }
-    }
+    gemm_mt_job j = {&pl, trans_a, trans_b, M, N, K, best_tm, best_tn,
+                     pl.im->nr / 2 > 0 ? pl.im->nr / 2 : 1, lda, ldb, ldc, alpha, beta, A, B, C};
+    mn_pool_run(nt, nt, gemm_mt_task, &j);
 }
