@@ -6,8 +6,10 @@
  *   layers   milliseconds per training step of each fused operation, and its GFLOP/s (a
  *            large dense layer's backward includes its fused parameter update)
  * Usage: bench_train MODE [--data DIR] [--model cnn|SPEC] [--batch N] [--threads N]
- *                        [--steps N] [--reps N] [--cpu 1]
- * (--cpu 1: layers measures the process's CPU time, which a busy machine distorts less.)
+ *                        [--steps N] [--reps N] [--cpu 1] [--augment none|best|elastic]
+ * (--cpu 1: layers measures the process's CPU time, which a busy machine distorts less.
+ *  --augment: train distorts each image as the best preset does (shift 2, rotate 10, scale
+ *  0.1), or that plus elastic:8; its cost is train's images/s with and without.)
  * The data are MNIST's training images (--data, else $MNIST_DATA, else data/mnist). */
 #include "internal.h"
 #include "kernels.h"
@@ -60,6 +62,7 @@ static void fail(const char *what)
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "", *data = getenv("MNIST_DATA"), *spec = "cnn";
+    const char *augment = "none";
     int batch = 50, threads = 2, steps = 200, reps = 5;
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--data"))
@@ -74,6 +77,8 @@ int main(int argc, char **argv)
             steps = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--reps"))
             reps = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--augment"))
+            augment = argv[i + 1];
         else if (!strcmp(argv[i], "--cpu"))
             cpu = atoi(argv[i + 1]) != 0;
         else {
@@ -84,7 +89,12 @@ int main(int argc, char **argv)
     if (strcmp(mode, "train") && strcmp(mode, "infer") && strcmp(mode, "latency") &&
         strcmp(mode, "layers")) {
         fprintf(stderr, "usage: bench_train train|infer|latency|layers [--data DIR] [--model "
-                        "SPEC] [--batch N] [--threads N] [--steps N] [--reps N]\n");
+                        "SPEC] [--batch N] [--threads N] [--steps N] [--reps N] [--cpu 1] "
+                        "[--augment none|best|elastic]\n");
+        return 2;
+    }
+    if (strcmp(augment, "none") && strcmp(augment, "best") && strcmp(augment, "elastic")) {
+        fprintf(stderr, "bench_train: --augment is none, best or elastic\n");
         return 2;
     }
     if (batch < 1 || threads < 1 || steps < 1 || reps < 1) {
@@ -109,6 +119,10 @@ int main(int argc, char **argv)
     p.batch = (uint32_t)batch;
     p.threads = threads;
     p.report_every = 1000000;
+    if (strcmp(augment, "none")) {
+        p.aug_shift = 2.0f, p.aug_rotate = 10.0f, p.aug_scale = 0.1f;
+        p.aug_elastic = strcmp(augment, "elastic") ? 0.0f : 8.0f;
+    }
 
     if (!strcmp(mode, "train")) {
         /* a warm-up run, then `reps` timed runs of `steps` steps: the median */
