@@ -310,7 +310,8 @@ mn_status mn_trainer_run(mn_trainer *t, const mn_dataset *train, const mn_datase
         return st;
     st = run_steps(t, eval_set, b);
     mn_batcher_free(b);
-    if (t->ahead) { /* stopped early: a later run starts with the batch chosen ahead */
+    if (t->ahead) {
+        /* stopped early: forget the batch chosen ahead; a later run chooses it again */
         t->ahead = false;
         seek(t, t->used);
     }
