@@ -489,6 +489,7 @@ int main(void)
     test_kernels(8, 6, 40, 40);  /* large enough for threads: one channel per task */
     test_kernels(300, 300, 1, 1); /* blocks of channels per task */
     test_kernels(3, 4, 2, 3);    /* the smallest pool */
+    test_kernels(2, 3, 5, 530);  /* rows of more than one chunk of 128 pooling windows */
 
     test_model_gradient("conv:3:3,bn,relu,pool:2,conv:4:3,bn,dense:5,bn,relu,dense:3", 8, 4, 1);
     test_model_gradient("conv:3:3,bn,relu,pool:2,conv:4:3,bn,dense:5,bn,relu,dense:3", 8, 4, 2);
