@@ -3,20 +3,7 @@
 # --fold-bn` writes a model without the foldable bn layers that evaluates the same, and export's
 # one-line errors.
 set -uo pipefail
-mnist=${MNIST_BIN:?} tmp=${MNIST_TMP:-/tmp}/cli_batchnorm
-rm -rf "$tmp" && mkdir -p "$tmp" && cd "$tmp"
-pass=0 fail=0
-check() { if eval "$2"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $1"; fi; }
-expect_error() {
-  local name=$1 want=$2 needle=$3; shift 3
-  local out rc; out=$("$@" 2>&1); rc=$?
-  if [ $rc -eq "$want" ] && grep -qF -- "$needle" <<<"$out" && [ "$(wc -l <<<"$out")" -le 2 ]; then
-    pass=$((pass+1))
-  else
-    fail=$((fail+1)); echo "FAIL: $name: exit $rc (want $want), output: $out"
-  fi
-}
-json() { /usr/bin/python3 -c "import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); $1"; }
+. "$(dirname "$0")/harness.sh" cli_batchnorm
 
 check "mnist export --help" "'$mnist' export --help | grep -q 'usage: mnist export MODEL OUT'"
 check "mnist --help lists export" "'$mnist' --help | grep -q 'export'"
@@ -41,5 +28,4 @@ b=$("$mnist" eval folded.safetensors --threads 1 --json 2>/dev/null)
 check "folded and unfolded evaluate the same" \
   "[ -n \"\$a\" ] && [ \"\$(json 'print(d[\"accuracy\"])' <<<\"\$a\")\" = \"\$(json 'print(d[\"accuracy\"])' <<<\"\$b\")\" ]"
 check "export is atomic (no temporary left)" "[ \$(ls | wc -l) -eq 3 ]"
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -2,21 +2,7 @@
 # cli_commands.sh: the `mnist` program as a user meets it: train, info, eval, predict, sample,
 # their --json output, and the one-line errors for bad options, bad files and missing data.
 set -uo pipefail
-mnist=${MNIST_BIN:?} tmp=${MNIST_TMP:-/tmp}/cli_commands
-rm -rf "$tmp" && mkdir -p "$tmp" && cd "$tmp"
-pass=0 fail=0
-check() { if eval "$2"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $1"; fi; }
-# expect_error NAME EXIT_STATUS NEEDLE COMMAND...: fails with that status and a message with NEEDLE
-expect_error() {
-  local name=$1 want=$2 needle=$3; shift 3
-  local out rc; out=$("$@" 2>&1); rc=$?
-  if [ $rc -eq "$want" ] && grep -qF -- "$needle" <<<"$out" && [ "$(wc -l <<<"$out")" -le 2 ]; then
-    pass=$((pass+1))
-  else
-    fail=$((fail+1)); echo "FAIL: $name: exit $rc (want $want), output: $out"
-  fi
-}
-json() { /usr/bin/python3 -c "import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); $1"; }
+. "$(dirname "$0")/harness.sh" cli_commands
 
 expect_error "unknown command" 2 "unknown command 'fly'" "$mnist" fly
 check "mnist --help lists the commands" "'$mnist' --help | grep -q 'predict'"
@@ -87,5 +73,4 @@ expect_error "a data file as a model" 1 "t10k" "$mnist" info "$MNIST_DATA/t10k-l
 expect_error "missing model" 1 "none.safetensors: cannot open" "$mnist" eval none.safetensors
 check "no temporary files left" "! ls *.tmp.* 2>/dev/null | grep -q ."
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -4,20 +4,7 @@
 # map whose cells hold the confusion matrix); bad logs fail naming file and line; unwritable
 # outputs fail before the work and leave nothing behind; text from file names is escaped.
 set -uo pipefail
-mnist=${MNIST_BIN:?} tmp=${MNIST_TMP:-/tmp}/cli_pictures
-rm -rf "$tmp" && mkdir -p "$tmp" && cd "$tmp"
-pass=0 fail=0
-check() { if eval "$2"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $1"; fi; }
-# expect_error NAME EXIT_STATUS NEEDLE COMMAND...: fails with that status and a message with NEEDLE
-expect_error() {
-  local name=$1 want=$2 needle=$3; shift 3
-  local out rc; out=$("$@" 2>&1); rc=$?
-  if [ $rc -eq "$want" ] && grep -qF -- "$needle" <<<"$out" && [ "$(wc -l <<<"$out")" -le 2 ]; then
-    pass=$((pass+1))
-  else
-    fail=$((fail+1)); echo "FAIL: $name: exit $rc (want $want), output: $out"
-  fi
-}
+. "$(dirname "$0")/harness.sh" cli_pictures
 # ok NAME COMMAND...: like check, for commands whose quoting eval would mangle
 ok() { local name=$1; shift; if "$@"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $name"; fi; }
 py=/usr/bin/python3
@@ -136,5 +123,4 @@ expect_error "eval --confusion into a missing directory" 1 "nodir/c.svg" "$mnist
 expect_error "bad --errors-max" 2 "--errors-max: '0'" "$mnist" eval sm.safetensors --errors x.png --errors-max 0
 check "no temporary files left" "no_tmp"
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -3,10 +3,7 @@
 # byte-identical to an uninterrupted run; a run killed with SIGKILL at a random moment leaves a
 # checkpoint that still loads and resumes to the same model.
 set -uo pipefail
-mnist=${MNIST_BIN:?} tmp=${MNIST_TMP:-/tmp}/cli_resume
-rm -rf "$tmp" && mkdir -p "$tmp" && cd "$tmp"
-pass=0 fail=0
-check() { if eval "$2"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $1"; fi; }
+. "$(dirname "$0")/harness.sh" cli_resume
 if [ ! -d "${MNIST_DATA:-}" ]; then echo "SKIP: no MNIST data"; echo "0 passed, 0 failed"; exit 0; fi
 
 # Adam moments, dropout masks, the data order and the augmentation must all survive the
@@ -53,5 +50,4 @@ check "resuming from a model file fails clearly" "[ $rc -ne 0 ] && grep -q 'not 
 out=$("$mnist" train --resume missing.safetensors 2>&1); rc=$?
 check "resuming from a missing file names it" "[ $rc -ne 0 ] && grep -q 'missing.safetensors' <<<\"\$out\""
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

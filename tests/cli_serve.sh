@@ -5,10 +5,7 @@
 # together without mixing their answers, garbage on the socket, and a clean exit on SIGTERM and
 # SIGINT (under the sanitizer build, a leak would make that exit status non-zero).
 set -uo pipefail
-mnist=${MNIST_BIN:?} tmp=${MNIST_TMP:-/tmp}/cli_serve
-rm -rf "$tmp" && mkdir -p "$tmp" && cd "$tmp"
-pass=0 fail=0
-check() { if eval "$2"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $1"; fi; }
+. "$(dirname "$0")/harness.sh" cli_serve
 py=/usr/bin/python3
 json() { "$py" -c "import json,sys; d=json.load(sys.stdin); $1"; }
 pids=()
@@ -169,5 +166,4 @@ kill -INT "$pid"; wait "$pid"; rc=$?
 check "SIGINT: exit 0 (got $rc)" "[ $rc -eq 0 ] && grep -q 'stopped' serve2.err"
 check "quiet without --verbose" "! grep -q 'POST /api/predict' serve2.err"
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish
