@@ -5,8 +5,10 @@
  * a training step usually follows within microseconds), then sleep on a futex so that a core
  * shared with another process is not burnt on waiting.
  * Every task runs with subnormal floats flushed to zero (x86 FTZ and DAZ): training drifts into
- * tiny gradients and optimiser moments, and arithmetic on subnormals is slow enough that a long
- * run lost a third of its speed. Workers keep the mode; the caller has it only during a loop.
+ * tiny gradients and optimiser moments, and arithmetic on subnormals is slow enough that a
+ * 3,000-step run had lost a quarter of its speed by its end. Workers keep the mode; the caller
+ * has it only during a loop, and code outside the pool's loops (the batcher's distortions, for
+ * one) runs in the caller's mode, so its results never depend on the thread that runs it.
  * Left out: priorities, several loops at once (a second caller runs its loop by itself). */
 #include "pool.h"
 
