@@ -260,13 +260,18 @@ static void window_grads(float *xm, float *gv, float *pr, const float *x, const 
                          const uint8_t *arg, int W, int OW, int oy, int x0, int nwin,
                          float scale, float shift, float mu, float is, int relu)
 {
-    /* rows and gradients copied into zero-padded buffers: the last group reads only these */
-    float t[2][2 * CHUNK + 8] = {{0}}, gp[CHUNK + 4] = {0};
-    uint8_t ap[CHUNK + 4] = {0};
-    for (int r = 0; r < 2; r++)
+    /* rows and gradients copied into buffers padded with zeros (only the padding is cleared:
+     * this runs for every row): the last group of four reads only these */
+    float t[2][2 * CHUNK + 8], gp[CHUNK + 4];
+    uint8_t ap[CHUNK + 4];
+    for (int r = 0; r < 2; r++) {
         memcpy(t[r], x + (size_t)(2 * oy + r) * W + 2 * x0, sizeof(float) * 2 * (size_t)nwin);
+        memset(t[r] + 2 * nwin, 0, sizeof(float) * 8);
+    }
     memcpy(gp, g + (size_t)oy * OW + x0, sizeof(float) * (size_t)nwin);
+    memset(gp + nwin, 0, sizeof(float) * 4);
     memcpy(ap, arg + (size_t)oy * OW + x0, (size_t)nwin);
+    memset(ap + nwin, 0, 4);
     const quad zero = {0};
     for (int i = 0; i < nwin; i += 4) {
         quad r0, r1, r2, r3, gq;
@@ -357,12 +362,12 @@ static void bn_bwd_channel(const bn_job *j, int c)
                     int nwin = OW - x0 < CHUNK ? OW - x0 : CHUNK;
                     window_grads(xm, gv, pr, x, g, arg, W, OW, oy, x0, nwin, scale, shift, mu,
                                  is, relu);
-                    for (int i = 0; i < nwin; i++) /* vectorisable */
-                        xm[i] = scale * (gv[i] - a - (xm[i] - mu) * is * b);
+                    for (int i = 0; i < nwin; i++) /* each maximum's dx; vectorisable */
+                        pr[i] = scale * (gv[i] - a - (xm[i] - mu) * is * b);
                     const uint8_t *q = arg + (size_t)oy * OW + x0;
                     float *d = dx + (size_t)(2 * oy) * W + 2 * x0;
                     for (int i = 0; i < nwin; i++)
-                        d[(size_t)(q[i] >> 1) * W + 2 * i + (q[i] & 1)] = xm[i];
+                        d[(size_t)(q[i] >> 1) * W + 2 * i + (q[i] & 1)] = pr[i];
                 }
             continue;
         }
