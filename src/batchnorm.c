@@ -250,48 +250,17 @@ static void bn_fwd_channel(const bn_job *j, int c)
     }
 }
 
-enum { CHUNK = 128 }; /* pooling windows handled at a time (256 input columns) */
-
-/* The windows x0 .. x0 + nwin - 1 (nwin <= CHUNK) of output row oy, four at a time: each
- * window maximum's input value xm and its gradient gv (zero where the ReLU stopped it), and
- * pr = gv * ((xm - mu) * is). The same float operations as a scalar loop would do, lane by lane,
- * so sums taken from these in window order have the scalar loop's bits. */
-static void window_grads(float *xm, float *gv, float *pr, const float *x, const float *g,
-                         const uint8_t *arg, int W, int OW, int oy, int x0, int nwin,
-                         float scale, float shift, float mu, float is, int relu)
+/* The gradient that reaches window o's maximum (zero where the ReLU stopped it) and that
+ * maximum's input value *xm: the float operations of the forward's norm_relu, so the mask has
+ * its bits. */
+static inline float window_grad(const float *x, const float *g, const uint8_t *arg, int W,
+                                int OW, int oy, int ox, float scale, float shift, int relu,
+                                size_t *at, float *xm)
 {
-    /* rows and gradients copied into buffers padded with zeros (only the padding is cleared:
-     * this runs for every row): the last group of four reads only these */
-    float t[2][2 * CHUNK + 8], gp[CHUNK + 4];
-    uint8_t ap[CHUNK + 4];
-    for (int r = 0; r < 2; r++) {
-        memcpy(t[r], x + (size_t)(2 * oy + r) * W + 2 * x0, sizeof(float) * 2 * (size_t)nwin);
-        memset(t[r] + 2 * nwin, 0, sizeof(float) * 8);
-    }
-    memcpy(gp, g + (size_t)oy * OW + x0, sizeof(float) * (size_t)nwin);
-    memset(gp + nwin, 0, sizeof(float) * 4);
-    memcpy(ap, arg + (size_t)oy * OW + x0, (size_t)nwin);
-    memset(ap + nwin, 0, 4);
-    const quad zero = {0};
-    for (int i = 0; i < nwin; i += 4) {
-        quad r0, r1, r2, r3, gq;
-        memcpy(&r0, t[0] + 2 * i, 16), memcpy(&r1, t[0] + 2 * i + 4, 16);
-        memcpy(&r2, t[1] + 2 * i, 16), memcpy(&r3, t[1] + 2 * i + 4, 16);
-        memcpy(&gq, gp + i, 16);
-        quad a = __builtin_shufflevector(r0, r1, 0, 2, 4, 6);
-        quad b = __builtin_shufflevector(r0, r1, 1, 3, 5, 7);
-        quad c = __builtin_shufflevector(r2, r3, 0, 2, 4, 6);
-        quad e = __builtin_shufflevector(r2, r3, 1, 3, 5, 7);
-        iquad q = {ap[i], ap[i + 1], ap[i + 2], ap[i + 3]};
-        iquad right = -(q & 1), lower = -((q >> 1) & 1); /* masks: -1 or 0 */
-        quad top = blend(right, b, a), bottom = blend(right, e, c);
-        quad m = blend(lower, bottom, top);
-        quad v = m * scale + shift;
-        iquad keep = relu ? (v > zero) : (iquad){-1, -1, -1, -1};
-        quad gm = blend(keep, gq, zero);
-        quad pm = gm * ((m - mu) * is);
-        memcpy(xm + i, &m, 16), memcpy(gv + i, &gm, 16), memcpy(pr + i, &pm, 16);
-    }
+    const int q = arg[(size_t)oy * OW + ox];
+    *at = (size_t)(2 * oy + (q >> 1)) * W + 2 * ox + (q & 1);
+    *xm = x[*at];
+    return relu && !(*xm * scale + shift > 0.0f) ? 0.0f : g[(size_t)oy * OW + ox];
 }
 
 static void bn_bwd_channel(const bn_job *j, int c)
@@ -315,19 +284,16 @@ static void bn_bwd_channel(const bn_job *j, int c)
             continue;
         }
         /* only each window's maximum has a gradient (where the ReLU passed it); the sums
-         * go window by window, in order */
+         * go window by window, in order, in floats within an image */
         const float *g = j->dout + (n * C + c) * OS;
         const uint8_t *arg = j->arg + (n * C + c) * OS;
-        float a = 0, b = 0, xm[CHUNK + 4], gv[CHUNK + 4], pr[CHUNK + 4];
+        float a = 0, b = 0;
         for (int oy = 0; oy < OH; oy++)
-            for (int x0 = 0; x0 < OW; x0 += CHUNK) {
-                int nwin = OW - x0 < CHUNK ? OW - x0 : CHUNK;
-                window_grads(xm, gv, pr, x, g, arg, W, OW, oy, x0, nwin, scale, shift, mu, is,
-                             relu);
-                for (int i = 0; i < nwin; i++) {
-                    a += gv[i];
-                    b += pr[i];
-                }
+            for (int ox = 0; ox < OW; ox++) {
+                size_t at;
+                float xm, gv = window_grad(x, g, arg, W, OW, oy, ox, scale, shift, relu, &at, &xm);
+                a += gv;
+                b += gv * ((xm - mu) * is);
             }
         sdy += a;
         sdyx += b;
@@ -350,35 +316,20 @@ static void bn_bwd_channel(const bn_job *j, int c)
                     dx[i] = dy[i] * scale;
             continue;
         }
-        /* every value gets the statistics' share; window maxima their gradient too */
+        /* every value gets the statistics' share (none in evaluation mode), window maxima
+         * their gradient too */
         const float *g = j->dout + (n * C + c) * OS;
         const uint8_t *arg = j->arg + (n * C + c) * OS;
-        if (j->train) {
+        if (j->train)
             for (size_t i = 0; i < S; i++)
                 dx[i] = scale * (0.0f - a - (x[i] - mu) * is * b);
-            float xm[CHUNK + 4], gv[CHUNK + 4], pr[CHUNK + 4];
-            for (int oy = 0; oy < OH; oy++)
-                for (int x0 = 0; x0 < OW; x0 += CHUNK) {
-                    int nwin = OW - x0 < CHUNK ? OW - x0 : CHUNK;
-                    window_grads(xm, gv, pr, x, g, arg, W, OW, oy, x0, nwin, scale, shift, mu,
-                                 is, relu);
-                    for (int i = 0; i < nwin; i++) /* each maximum's dx; vectorisable */
-                        pr[i] = scale * (gv[i] - a - (xm[i] - mu) * is * b);
-                    const uint8_t *q = arg + (size_t)oy * OW + x0;
-                    float *d = dx + (size_t)(2 * oy) * W + 2 * x0;
-                    for (int i = 0; i < nwin; i++)
-                        d[(size_t)(q[i] >> 1) * W + 2 * i + (q[i] & 1)] = pr[i];
-                }
-            continue;
-        }
-        memset(dx, 0, S * sizeof(float));
+        else
+            memset(dx, 0, S * sizeof(float));
         for (int oy = 0; oy < OH; oy++)
             for (int ox = 0; ox < OW; ox++) {
-                size_t o = (size_t)oy * OW + ox;
-                int q = arg[o];
-                size_t p = (size_t)(2 * oy + (q >> 1)) * W + 2 * ox + (q & 1);
-                float gv = relu && !(norm_relu(x[p], scale, shift, 1) > 0.0f) ? 0.0f : g[o];
-                dx[p] = gv * scale;
+                size_t at;
+                float xm, gv = window_grad(x, g, arg, W, OW, oy, ox, scale, shift, relu, &at, &xm);
+                dx[at] = j->train ? scale * (gv - a - (xm - mu) * is * b) : gv * scale;
             }
     }
 }
