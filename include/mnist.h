@@ -324,6 +324,9 @@ mn_status mn_trainer_load(mn_trainer **out, mn_model **model, const char *path);
 mn_train_params *mn_trainer_params(mn_trainer *trainer);
 int64_t mn_trainer_step(const mn_trainer *trainer);        /* steps done so far */
 int64_t mn_trainer_total_steps(const mn_trainer *trainer); /* 0 until the first run */
+/* The best accuracy of the evaluations during training so far (kept across a resume), or a
+ * negative number before the first. */
+double mn_trainer_best_accuracy(const mn_trainer *trainer);
 void mn_trainer_free(mn_trainer *trainer);
 
 /* ------------------------------------------------------------------------------------------ */

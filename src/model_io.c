@@ -147,6 +147,20 @@ static mn_status check_size(const mn_st_file *f, const char *path, const char *s
     return st;
 }
 
+/* Whether `name` is a preset whose layers are `spec` for this input shape. */
+static bool preset_is(const char *name, const char *spec, unsigned c, unsigned h, unsigned w)
+{
+    mn_model *probe = calloc(1, sizeof *probe);
+    if (!probe)
+        return false;
+    probe->in_c = (int)c, probe->in_h = (int)h, probe->in_w = (int)w;
+    bool same = mn_spec_parse(probe, name) == MN_OK && *probe->preset &&
+                !strcmp(probe->spec, spec);
+    free(probe->spec);
+    free(probe);
+    return same;
+}
+
 static const char *const g_reserved[] = {KEY_FORMAT, "producer", "spec", "preset", "input_shape",
                                          "normalisation_mean", "normalisation_std",
                                          "num_classes", "class_names"};
@@ -184,14 +198,13 @@ mn_status mn_model_from_st(mn_model **out, const mn_st_file *fp, const char *pat
         st = mn_fail(MN_ERR_FORMAT, "%s: normalisation_mean/_std are missing or not numbers", path);
         goto fail;
     }
-    /* A preset name is stored with its expanded spec; rebuild from the preset so the name stays. */
-    const char *build = preset && *preset ? preset : spec;
-    if ((st = check_size(&f, path, build, c, h, w)) != MN_OK)
+    /* The spec builds the model; the preset name is kept where the preset still expands to that
+     * spec (a file saved before a preset's layers changed loads as the layers it holds). */
+    if ((st = check_size(&f, path, spec, c, h, w)) != MN_OK)
         goto fail;
-    st = mn_model_create(&m, build, c, h, w, MN_INIT_ZERO, 0);
-    if (st == MN_OK && strcmp(m->spec, spec) != 0)
-        st = mn_fail(MN_ERR_FORMAT, "%s: preset \"%s\" does not match its spec \"%s\"", path,
-                     mn_quote(preset).text, mn_quote(spec).text);
+    st = mn_model_create(&m, spec, c, h, w, MN_INIT_ZERO, 0);
+    if (st == MN_OK && preset && *preset && preset_is(preset, m->spec, c, h, w))
+        snprintf(m->preset, sizeof m->preset, "%s", preset);
     if (st != MN_OK) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", mn_error_message());

@@ -180,6 +180,8 @@ mn_train_params *mn_trainer_params(mn_trainer *t) { return &t->p; }
 int64_t mn_trainer_step(const mn_trainer *t) { return t->step; }
 int64_t mn_trainer_total_steps(const mn_trainer *t) { return t->total; }
 
+double mn_trainer_best_accuracy(const mn_trainer *t) { return t->best_acc; }
+
 /* Allocates what the loop needs, once, for a data set of `count` images. */
 static mn_status prepare(mn_trainer *t, const mn_dataset *train)
 {

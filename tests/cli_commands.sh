@@ -29,6 +29,9 @@ out=$("$mnist" train --model softmax --steps 300 --augment shift:2,rotate:10,sca
 check "training with augmentation learns (>= 0.85 after 300 steps)" "json 'assert d[\"test_accuracy\"] >= 0.85' <<<\"\$out\""
 out=$("$mnist" train --model softmax --steps 300 --label-smoothing 0.1 --out ls.safetensors --json 2>/dev/null)
 check "training with label smoothing learns (>= 0.88 after 300 steps)" "json 'assert d[\"test_accuracy\"] >= 0.88' <<<\"\$out\""
+out=$("$mnist" train --model softmax --steps 500 --val 50000 --log val.csv --out val.safetensors --json 2>/dev/null)
+check "--val: 10,000 images left, evaluated once an epoch (100 steps), the best reported" \
+  "[ \$(awk -F, 'NR > 1 && \$4 != \"\"' val.csv | wc -l) -eq 5 ] && json 'assert 0.85 < d[\"val_accuracy\"] <= 1' <<<\"\$out\""
 out=$("$mnist" train --model best --steps 20 --threads 2 --out best.safetensors --json 2>best.err)
 check "--model best uses its own recipe" "grep -q 'recipe best' best.err && json 'assert d[\"model\"] == \"best\"' <<<\"\$out\""
 check "a best model file names its preset" "'$mnist' info best.safetensors | grep -q 'best'"

@@ -4,6 +4,9 @@
 #include "model_internal.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 typedef struct valid_case {
     const char *spec;
@@ -16,6 +19,49 @@ typedef struct invalid_case {
     const char *spec;
     const char *needle;
 } invalid_case;
+
+/* Saves a model built from `spec` whose preset field says `preset`, loads it back and checks
+ * the spec and preset name it comes back with. */
+static void round_trip(const char *spec, const char *preset, const char *want_preset)
+{
+    const char *dir = getenv("MNIST_TMP") ? getenv("MNIST_TMP") : "/tmp";
+    char path[1100];
+    snprintf(path, sizeof path, "%s/test_spec_%d.safetensors", dir, (int)getpid());
+    mn_model *m, *back = NULL;
+    CHECK(mn_model_create(&m, spec, 1, 28, 28, MN_INIT_HE, 1) == MN_OK, "create %s", spec);
+    snprintf(m->preset, sizeof m->preset, "%s", preset);
+    CHECK(mn_model_save(m, path) == MN_OK, "save: %s", mn_error_message());
+    CHECK(mn_model_load(&back, path) == MN_OK, "load %s (preset \"%s\"): %s", spec, preset,
+          mn_error_message());
+    if (back) {
+        CHECK(!strcmp(back->spec, m->spec) && !strcmp(mn_model_preset(back), want_preset) &&
+                  back->num_params == m->num_params &&
+                  !memcmp(back->params, m->params, m->num_params * sizeof(float)),
+              "%s saved as preset \"%s\": loads as %s, preset \"%s\" (want \"%s\")", spec,
+              preset, back->spec, mn_model_preset(back), want_preset);
+        mn_model_free(back);
+    }
+    mn_model_free(m);
+    remove(path);
+}
+
+/* A preset name in a file is a label: the stored spec builds the model, and the name is kept
+ * only while the preset still expands to that spec. A file saved when `best` had the tutorial's
+ * layers with bn loads as those layers. */
+static void test_preset_files(void)
+{
+    mn_model *b;
+    CHECK(mn_model_create(&b, "best", 1, 28, 28, MN_INIT_HE, 1) == MN_OK, "best");
+    char *best = strdup(b->spec);
+    mn_model_free(b);
+    round_trip(best, "best", "best");
+    round_trip("cnn", "cnn", "cnn");
+    round_trip("conv:32:5,bn,relu,pool:2,conv:64:5,bn,relu,pool:2,dense:1024,relu,dropout:0.5,"
+               "dense:10", "best", "");
+    round_trip("dense:10", "cnn", "");
+    round_trip("dense:10", "nonsense", "");
+    free(best);
+}
 
 int main(void)
 {
@@ -107,5 +153,6 @@ int main(void)
     CHECK_ERR(mn_model_create(&bad, "dense:10", 4096, 4096, 4096, MN_INIT_DEFAULT, 1), MN_ERR_ARG,
               "model input 4096x4096x4096 is too large");
     CHECK(bad == NULL, "no model on failure");
+    test_preset_files();
     return check_summary();
 }
