@@ -28,7 +28,10 @@ static void round_trip(const char *spec, const char *preset, const char *want_pr
     char path[1100];
     snprintf(path, sizeof path, "%s/test_spec_%d.safetensors", dir, (int)getpid());
     mn_model *m, *back = NULL;
-    CHECK(mn_model_create(&m, spec, 1, 28, 28, MN_INIT_HE, 1) == MN_OK, "create %s", spec);
+    if (mn_model_create(&m, spec, 1, 28, 28, MN_INIT_HE, 1) != MN_OK) {
+        CHECK(false, "create %s: %s", spec, mn_error_message());
+        return;
+    }
     snprintf(m->preset, sizeof m->preset, "%s", preset);
     CHECK(mn_model_save(m, path) == MN_OK, "save: %s", mn_error_message());
     CHECK(mn_model_load(&back, path) == MN_OK, "load %s (preset \"%s\"): %s", spec, preset,
@@ -51,7 +54,10 @@ static void round_trip(const char *spec, const char *preset, const char *want_pr
 static void test_preset_files(void)
 {
     mn_model *b;
-    CHECK(mn_model_create(&b, "best", 1, 28, 28, MN_INIT_HE, 1) == MN_OK, "best");
+    if (mn_model_create(&b, "best", 1, 28, 28, MN_INIT_HE, 1) != MN_OK) {
+        CHECK(false, "best: %s", mn_error_message());
+        return;
+    }
     char *best = strdup(b->spec);
     mn_model_free(b);
     round_trip(best, "best", "best");
