@@ -122,42 +122,57 @@ static bool parse_float(const char *s, float *out)
     return true;
 }
 
+/* Parses `spec` for a c x h x w input into a bare model: layers, spec string and preset name,
+ * nothing else allocated. *parsed says whether it parsed; NULL when out of memory. */
+static mn_model *probe_parse(const char *spec, unsigned c, unsigned h, unsigned w,
+                             mn_status *parsed)
+{
+    mn_model *probe = calloc(1, sizeof *probe);
+    if (!probe)
+        return NULL;
+    probe->in_c = (int)c, probe->in_h = (int)h, probe->in_w = (int)w;
+    *parsed = mn_spec_parse(probe, spec);
+    return probe;
+}
+
+static void probe_free(mn_model *probe)
+{
+    if (probe)
+        free(probe->spec);
+    free(probe);
+}
+
 /* A spec may ask for up to 2^30 parameters (8 GB with their gradients): before the model is
  * allocated, its parameter count (bn running statistics included) must fit in the values the
- * file holds, so a small file never costs more memory than twice its size. Specs that do not parse are left to mn_model_create. */
+ * file holds, so a small file never costs more memory than twice its size. Specs that do not
+ * parse are left to mn_model_create. */
 static mn_status check_size(const mn_st_file *f, const char *path, const char *spec, unsigned c,
                             unsigned h, unsigned w)
 {
     if (c < 1 || c > 4096 || h < 1 || h > 4096 || w < 1 || w > 4096)
         return MN_OK;
-    mn_model *probe = calloc(1, sizeof *probe);
+    mn_status parsed, st = MN_OK;
+    mn_model *probe = probe_parse(spec, c, h, w, &parsed);
     if (!probe)
         return mn_fail(MN_ERR_NOMEM, "%s: out of memory", path);
-    probe->in_c = (int)c, probe->in_h = (int)h, probe->in_w = (int)w;
-    mn_status st = MN_OK;
     uint64_t have = 0;
     for (int i = 0; i < f->num_tensors; i++)
         have += f->tensors[i].count;
-    if (mn_spec_parse(probe, spec) == MN_OK && probe->num_params + probe->num_buffers > have)
+    if (parsed == MN_OK && probe->num_params + probe->num_buffers > have)
         st = mn_fail(MN_ERR_FORMAT, "%s: spec \"%s\" needs %zu parameters but the file holds only "
                      "%llu values", path, mn_quote(spec).text,
                      probe->num_params + probe->num_buffers, (unsigned long long)have);
-    free(probe->spec);
-    free(probe);
+    probe_free(probe);
     return st;
 }
 
 /* Whether `name` is a preset whose layers are `spec` for this input shape. */
 static bool preset_is(const char *name, const char *spec, unsigned c, unsigned h, unsigned w)
 {
-    mn_model *probe = calloc(1, sizeof *probe);
-    if (!probe)
-        return false;
-    probe->in_c = (int)c, probe->in_h = (int)h, probe->in_w = (int)w;
-    bool same = mn_spec_parse(probe, name) == MN_OK && *probe->preset &&
-                !strcmp(probe->spec, spec);
-    free(probe->spec);
-    free(probe);
+    mn_status parsed;
+    mn_model *probe = probe_parse(name, c, h, w, &parsed);
+    bool same = probe && parsed == MN_OK && *probe->preset && !strcmp(probe->spec, spec);
+    probe_free(probe);
     return same;
 }
 
