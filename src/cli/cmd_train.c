@@ -527,10 +527,12 @@ int cmd_train(int argc, char **argv)
     double total_epochs = (double)total_steps * tp->batch / train->count;
     if (!quiet)
         fprintf(stderr, "saved %s\n", out_path);
+    /* the held-out images' best evaluation: the model kept (negative: none) */
+    const double val_accuracy = val > 0 ? mn_trainer_best_accuracy(trainer) : -1.0;
     printf("test accuracy %.4f (%u/%u)  loss %.4f  train time %.1f s", ev.accuracy, ev.correct,
            ev.count, ev.loss, train_seconds);
-    if (val > 0 && mn_trainer_best_accuracy(trainer) >= 0.0)
-        printf("  (kept: validation accuracy %.4f)", mn_trainer_best_accuracy(trainer));
+    if (val_accuracy >= 0.0)
+        printf("  (kept: validation accuracy %.4f)", val_accuracy);
     putchar('\n');
     if (json) {
         json_t *o = json_pack("{s:s, s:s, s:f, s:f, s:f, s:I, s:f, s:i, s:I, s:i, s:s}", "model",
@@ -539,8 +541,8 @@ int cmd_train(int argc, char **argv)
                               (json_int_t)total_steps, "epochs", total_epochs, "batch",
                               (int)tp->batch, "seed", (json_int_t)tp->seed, "threads",
                               tp->threads, "out", out_path);
-        if (o && val > 0 && mn_trainer_best_accuracy(trainer) >= 0.0)
-            json_object_set_new(o, "val_accuracy", json_real(mn_trainer_best_accuracy(trainer)));
+        if (o && val_accuracy >= 0.0)
+            json_object_set_new(o, "val_accuracy", json_real(val_accuracy));
         char *js = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
         if (js)
             puts(js);
