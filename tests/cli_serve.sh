@@ -7,7 +7,6 @@
 set -uo pipefail
 . "$(dirname "$0")/harness.sh" cli_serve
 py=/usr/bin/python3
-json() { "$py" -c "import json,sys; d=json.load(sys.stdin); $1"; }
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; }
 trap cleanup EXIT
