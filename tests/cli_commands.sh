@@ -43,6 +43,11 @@ check "eval --json: accuracy, loss, 10x10 confusion summing to 10000" \
 check "eval text has precision and recall" "'$mnist' eval sm.safetensors | grep -q 'precision  recall'"
 check "eval --tta averages 5 shifted copies" "'$mnist' eval sm.safetensors --tta --json | json 'assert d[\"tta\"] is True and d[\"accuracy\"] > 0.85'"
 check "eval of two models is an ensemble" "'$mnist' eval sm.safetensors sm.safetensors | grep -q 'ensemble of 2 models'"
+accs=$(for f in sm aug ls; do "$mnist" eval $f.safetensors --json | json 'print(d["accuracy"])'; done | paste -sd,)
+out=$("$mnist" eval sm.safetensors aug.safetensors ls.safetensors --json)
+check "an ensemble reports each model's own accuracy ($accs) and how many models miss each image" \
+  "json 'a=d[\"model_accuracy\"]; w=d[\"wrong_by\"]; assert a == [$accs] and len(w) == 4 and sum(w) == 10000 and sum(k * w[k] for k in range(4)) == round(sum(10000 * (1 - x) for x in a))' <<<\"\$out\""
+check "the ensemble's text names the counts" "'$mnist' eval sm.safetensors ls.safetensors | grep -q 'images that k of the 2 models misclassify: 1:'"
 
 # A hand-written "1": a thick vertical stroke, dark on light paper, as an ASCII PGM.
 { echo "P2 40 60 255"; for y in $(seq 0 59); do row=""; for x in $(seq 0 39); do

@@ -27,6 +27,15 @@ static void usage(FILE *out)
           out);
 }
 
+static uint32_t argmax(const float *p, uint32_t K)
+{
+    uint32_t best = 0;
+    for (uint32_t k = 1; k < K; k++)
+        if (p[k] > p[best])
+            best = k;
+    return best;
+}
+
 typedef struct mistake {
     uint32_t index;
     float confidence; /* probability of the wrong prediction */
@@ -51,10 +60,7 @@ static int write_errors(const char *path, const mn_dataset *set, const float *p,
     uint32_t count = 0;
     for (uint32_t i = 0; i < n; i++) {
         const float *q = p + (size_t)i * K;
-        uint32_t best = 0;
-        for (uint32_t k = 1; k < K; k++)
-            if (q[k] > q[best])
-                best = k;
+        uint32_t best = argmax(q, K);
         if (best != set->labels[i])
             m[count++] = (mistake){i, q[best]};
     }
@@ -74,11 +80,7 @@ static int write_errors(const char *path, const mn_dataset *set, const float *p,
     } else {
         const size_t img = (size_t)set->rows * set->cols;
         for (int i = 0; i < shown; i++) {
-            const float *q = p + (size_t)m[i].index * K;
-            uint32_t best = 0;
-            for (uint32_t k = 1; k < K; k++)
-                if (q[k] > q[best])
-                    best = k;
+            uint32_t best = argmax(p + (size_t)m[i].index * K, K);
             images[i] = set->pixels + m[i].index * img;
             snprintf(text[i], sizeof text[i], "%u>%u", set->labels[m[i].index], best);
             captions[i] = text[i];
@@ -95,6 +97,14 @@ static int write_errors(const char *path, const mn_dataset *set, const float *p,
     free(captions);
     free(m);
     return rc;
+}
+
+static uint32_t count_wrong_by(const uint32_t *wrong_by, uint32_t n, int k)
+{
+    uint32_t count = 0;
+    for (uint32_t i = 0; i < n; i++)
+        count += wrong_by[i] == (uint32_t)k;
+    return count;
 }
 
 /* Fails early (before the slow part) when `path` cannot be written. */
@@ -168,9 +178,10 @@ int cmd_eval(int argc, char **argv)
     int rc = 1;
     mn_dataset *set = NULL;
     mn_model **models = calloc((size_t)nmodels, sizeof *models);
-    float *sum = NULL, *probs = NULL;
+    float *sum = NULL, *probs = NULL, *own = NULL;
     uint8_t *shifted = NULL;
-    uint32_t *conf = NULL;
+    uint32_t *conf = NULL, *member_correct = NULL;
+    uint32_t *wrong_by = NULL; /* per image: how many of the models alone misclassify it */
     if (!models)
         return cli_error("out of memory");
     for (int i = 0; i < nmodels; i++)
@@ -205,7 +216,12 @@ int cmd_eval(int argc, char **argv)
     sum = calloc((size_t)n * K, sizeof(float));
     probs = malloc(sizeof(float) * n * K);
     conf = calloc((size_t)K * K, sizeof(uint32_t));
-    if (!sum || !probs || !conf) {
+    if (nmodels > 1) {
+        own = malloc(sizeof(float) * n * K);
+        member_correct = calloc((size_t)nmodels, sizeof(uint32_t));
+        wrong_by = calloc(n ? n : 1, sizeof(uint32_t));
+    }
+    if (!sum || !probs || !conf || (nmodels > 1 && (!own || !member_correct || !wrong_by))) {
         cli_error("out of memory");
         goto out;
     }
@@ -235,16 +251,22 @@ int cmd_eval(int argc, char **argv)
             }
             for (size_t j = 0; j < (size_t)n * K; j++)
                 sum[j] += probs[j] / (nmodels * copies);
+            if (own)
+                for (size_t j = 0; j < (size_t)n * K; j++)
+                    own[j] = (c ? own[j] : 0.0f) + probs[j];
+        }
+        for (uint32_t j = 0; own && j < n; j++) {
+            if (argmax(own + (size_t)j * K, K) == set->labels[j])
+                member_correct[i]++;
+            else
+                wrong_by[j]++;
         }
     }
     uint32_t correct = 0;
     double loss = 0;
     for (uint32_t i = 0; i < n; i++) {
         const float *p = sum + (size_t)i * K;
-        uint32_t best = 0;
-        for (uint32_t k = 1; k < K; k++)
-            if (p[k] > p[best])
-                best = k;
+        uint32_t best = argmax(p, K);
         uint32_t y = set->labels[i];
         conf[y * K + best]++;
         correct += y == best;
@@ -279,6 +301,15 @@ int cmd_eval(int argc, char **argv)
         json_object_set_new(o, "precision", prec);
         json_object_set_new(o, "recall", rec);
         json_object_set_new(o, "confusion", cm);
+        if (nmodels > 1) {
+            json_t *acc_each = json_array(), *hist = json_array();
+            for (int i = 0; i < nmodels; i++)
+                json_array_append_new(acc_each, json_real((double)member_correct[i] / n));
+            for (int k = 0; k <= nmodels; k++)
+                json_array_append_new(hist, json_integer(count_wrong_by(wrong_by, n, k)));
+            json_object_set_new(o, "model_accuracy", acc_each);
+            json_object_set_new(o, "wrong_by", hist);
+        }
         char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
         if (s)
             puts(s);
@@ -287,7 +318,17 @@ int cmd_eval(int argc, char **argv)
     } else {
         printf("%s set: %u images, %s%d model%s%s\n", split, n, nmodels > 1 ? "ensemble of " : "",
                nmodels, nmodels > 1 ? "s" : "", tta ? ", test-time augmentation (5 shifts)" : "");
-        printf("accuracy  %.4f (%u/%u)\nloss      %.4f\n\n", acc, correct, n, loss);
+        printf("accuracy  %.4f (%u/%u)\nloss      %.4f\n", acc, correct, n, loss);
+        if (nmodels > 1) {
+            printf("each model alone:");
+            for (int i = 0; i < nmodels; i++)
+                printf(" %.4f", (double)member_correct[i] / n);
+            printf("\nimages that k of the %d models misclassify:", nmodels);
+            for (int k = 1; k <= nmodels; k++)
+                printf(" %d:%u", k, count_wrong_by(wrong_by, n, k));
+            putchar('\n');
+        }
+        putchar('\n');
         printf("class  precision  recall   count\n");
         for (uint32_t t = 0; t < K; t++) {
             uint32_t row_sum = 0, col_sum = 0;
@@ -338,5 +379,8 @@ out:
     free(probs);
     free(shifted);
     free(conf);
+    free(own);
+    free(member_correct);
+    free(wrong_by);
     return rc;
 }
