@@ -32,6 +32,11 @@ check "training with label smoothing learns (>= 0.88 after 300 steps)" "json 'as
 out=$("$mnist" train --model softmax --steps 500 --val 50000 --log val.csv --out val.safetensors --json 2>/dev/null)
 check "--val: 10,000 images left, evaluated once an epoch (100 steps), the best reported" \
   "[ \$(awk -F, 'NR > 1 && \$4 != \"\"' val.csv | wc -l) -eq 5 ] && json 'assert 0.85 < d[\"val_accuracy\"] <= 1' <<<\"\$out\""
+vacc=$(json 'print(d["val_accuracy"])' <<<"$out")
+check "eval --split val:50000 scores the held-out images as training did ($vacc)" \
+  "'$mnist' eval val.safetensors --split val:50000 --json | json 'assert d[\"count\"] == 50000 and d[\"split\"] == \"val:50000\" and d[\"accuracy\"] == $vacc'"
+expect_error "eval --split val: too many" 1 "--split val:60000: the training set has only 60000 images" "$mnist" eval val.safetensors --split val:60000
+expect_error "eval --split val: not a number" 2 "--split val: 'x' is not a whole number" "$mnist" eval val.safetensors --split val:x
 out=$("$mnist" train --model best --steps 20 --threads 2 --out best.safetensors --json 2>best.err)
 check "--model best uses its own recipe" "grep -q 'recipe best' best.err && json 'assert d[\"model\"] == \"best\"' <<<\"\$out\""
 check "a best model file names its preset" "'$mnist' info best.safetensors | grep -q 'best'"

@@ -15,7 +15,8 @@ static void usage(FILE *out)
           "  several models are evaluated as an ensemble (probabilities averaged)\n"
           "  --data DIR      MNIST directory (default $MNIST_DATA or ./data/mnist)\n"
           "  --max-bytes N   refuse a data file over N bytes once gunzipped (default 2^28)\n"
-          "  --split NAME    test (default) or train\n"
+          "  --split NAME    test (default), train, or val:N (the last N training images: the\n"
+          "                  ones `mnist train --val N` held out, for choosing without the test set)\n"
           "  --threads N     threads (default: all cores)\n"
           "  --json          one JSON object: accuracy, loss, confusion (rows = true class), ...\n"
           "  --tta           test-time augmentation: average each model over the image and its\n"
@@ -170,8 +171,13 @@ int cmd_eval(int argc, char **argv)
     int nmodels = argc - optind;
     if (nmodels < 1)
         return cli_error("eval: which model file? (usage: mnist eval MODEL [MODEL...])"), 2;
-    if (strcmp(split, "test") && strcmp(split, "train"))
-        return cli_error("--split: '%s' is not test or train", split), 2;
+    long long val = 0;
+    if (!strncmp(split, "val:", 4)) {
+        if (!cli_parse_int("--split val", split + 4, 1, 100000000, &val))
+            return 2;
+    } else if (strcmp(split, "test") && strcmp(split, "train")) {
+        return cli_error("--split: '%s' is not test, train or val:N", split), 2;
+    }
     if ((errors_path && !writable(errors_path)) || (confusion_path && !writable(confusion_path)))
         return 1;
 
@@ -199,6 +205,19 @@ int cmd_eval(int argc, char **argv)
         else
             cli_lib_error();
         goto out;
+    }
+    if (val > 0) { /* the held-out tail, as mnist train --val splits it */
+        if ((uint64_t)val >= set->count) {
+            cli_error("--split val:%lld: the training set has only %u images", val, set->count);
+            goto out;
+        }
+        mn_dataset *tail;
+        if (mn_dataset_split_tail(set, (uint32_t)val, &tail) != MN_OK) {
+            cli_lib_error();
+            goto out;
+        }
+        mn_dataset_free(set);
+        set = tail;
     }
     const uint32_t K = mn_model_num_classes(models[0]);
     for (int i = 1; i < nmodels; i++)
