@@ -235,7 +235,9 @@ bad cli_batch 2 '`--batch 0`' "mnist: --batch: '0' is not a whole number from 1 
 bad cli_lr 2 '`--lr fast`' "mnist: --lr: 'fast' is not a number from 1e-12 to 100" $m train --lr fast
 bad cli_maxbytes 2 '`--max-bytes 1`' "mnist: --max-bytes: '1' is not a whole number from 16 to 1099511627776" $m eval m.safetensors --max-bytes 1
 bad cli_optimizer 2 '`--optimizer rmsprop`' "mnist: --optimizer: 'rmsprop' is not sgd, momentum or adam" $m train --optimizer rmsprop
-bad cli_split 2 '`--split dev`' "mnist: --split: 'dev' is not test or train" $m eval m.safetensors --split dev
+bad cli_split 2 '`--split dev`' "mnist: --split: 'dev' is not test, train or val:N" $m eval m.safetensors --split dev
+bad cli_split_val 2 '`--split val:x`' "mnist: --split val: 'x' is not a whole number from 1 to 100000000" $m eval m.safetensors --split val:x
+bad cli_split_val_size 1 '`--split val:N` with N at least the training set' 'mnist: --split val:20: the training set has only 20 images' $m eval m.safetensors --data d/good --split val:20
 bad cli_eval 2 '`eval` without a model' 'mnist: eval: which model file? (usage: mnist eval MODEL [MODEL...])' $m eval
 bad cli_predict 2 '`predict` without an image' 'mnist: predict: give a model and at least one image (usage: mnist predict MODEL IMAGE...)' $m predict m.safetensors
 bad cli_info 2 '`info` with two files' "mnist: info: unexpected argument 'b' (see mnist info --help)" $m info a b

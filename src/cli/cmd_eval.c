@@ -1,5 +1,6 @@
 /* cmd_eval.c: `mnist eval MODEL... `: test accuracy, loss, per-class precision and recall and the
- * confusion matrix. Several models are an ensemble: their probabilities are averaged. */
+ * confusion matrix. Several models are an ensemble: their probabilities are averaged, and each
+ * model's own accuracy and how many of the models misclassify each image are reported too. */
 #include "cli.h"
 #include "internal.h"
 
