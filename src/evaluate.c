@@ -43,10 +43,7 @@ mn_status mn_model_evaluate(mn_model *m, const mn_dataset *set, int threads, mn_
         }
         for (uint32_t i = 0; i < n; i++) {
             const float *p = probs + (size_t)i * K;
-            int best = 0;
-            for (int k = 1; k < K; k++)
-                if (p[k] > p[best])
-                    best = k;
+            int best = (int)mn_argmax(p, (uint32_t)K);
             unsigned label = set->labels[start + i];
             if ((int)label >= K) {
                 free(probs);

@@ -58,4 +58,7 @@ float mn_rng_normal(mn_rng *rng);               /* standard normal */
 /* Threads: resolves 0 to the number of cores. */
 int mn_resolve_threads(int threads);
 
+/* The index of the largest of p[0..n-1] (the first one on ties); 0 when n is 0. */
+uint32_t mn_argmax(const float *p, uint32_t n);
+
 #endif

@@ -85,3 +85,12 @@ int mn_resolve_threads(int threads)
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
 }
+
+uint32_t mn_argmax(const float *p, uint32_t n)
+{
+    uint32_t best = 0;
+    for (uint32_t k = 1; k < n; k++)
+        if (p[k] > p[best])
+            best = k;
+    return best;
+}

@@ -4,15 +4,6 @@
 #include "check.h"
 #include "internal.h"
 
-static int argmax(const float *p, int n)
-{
-    int b = 0;
-    for (int i = 1; i < n; i++)
-        if (p[i] > p[b])
-            b = i;
-    return b;
-}
-
 int main(void)
 {
     const char *dir = check_data_dir();
@@ -63,7 +54,7 @@ int main(void)
         CHECK(mn_image_to_mnist(&loaded, pre) == MN_OK, "%s", mn_error_message());
         mn_image_free(&loaded);
         mn_model_predict(m, pre, 1, p1, 1);
-        same += argmax(p0, 10) == argmax(p1, 10);
+        same += mn_argmax(p0, 10) == mn_argmax(p1, 10);
     }
     printf("%d of %d scaled, inverted, off-centre digits predicted as their originals\n", same, n);
     CHECK(same >= n - (n + 24) / 25, "only %d of %d predicted the same", same, n);

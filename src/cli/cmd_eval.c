@@ -29,15 +29,6 @@ static void usage(FILE *out)
           out);
 }
 
-static uint32_t argmax(const float *p, uint32_t K)
-{
-    uint32_t best = 0;
-    for (uint32_t k = 1; k < K; k++)
-        if (p[k] > p[best])
-            best = k;
-    return best;
-}
-
 typedef struct mistake {
     uint32_t index;
     float confidence; /* probability of the wrong prediction */
@@ -62,7 +53,7 @@ static int write_errors(const char *path, const mn_dataset *set, const float *p,
     uint32_t count = 0;
     for (uint32_t i = 0; i < n; i++) {
         const float *q = p + (size_t)i * K;
-        uint32_t best = argmax(q, K);
+        uint32_t best = mn_argmax(q, K);
         if (best != set->labels[i])
             m[count++] = (mistake){i, q[best]};
     }
@@ -82,7 +73,7 @@ static int write_errors(const char *path, const mn_dataset *set, const float *p,
     } else {
         const size_t img = (size_t)set->rows * set->cols;
         for (int i = 0; i < shown; i++) {
-            uint32_t best = argmax(p + (size_t)m[i].index * K, K);
+            uint32_t best = mn_argmax(p + (size_t)m[i].index * K, K);
             images[i] = set->pixels + m[i].index * img;
             snprintf(text[i], sizeof text[i], "%u>%u", set->labels[m[i].index], best);
             captions[i] = text[i];
@@ -276,7 +267,7 @@ int cmd_eval(int argc, char **argv)
                     own[j] = (c ? own[j] : 0.0f) + probs[j];
         }
         for (uint32_t j = 0; own && j < n; j++) {
-            if (argmax(own + (size_t)j * K, K) == set->labels[j])
+            if (mn_argmax(own + (size_t)j * K, K) == set->labels[j])
                 member_correct[i]++;
             else
                 wrong_by[j]++;
@@ -286,7 +277,7 @@ int cmd_eval(int argc, char **argv)
     double loss = 0;
     for (uint32_t i = 0; i < n; i++) {
         const float *p = sum + (size_t)i * K;
-        uint32_t best = argmax(p, K);
+        uint32_t best = mn_argmax(p, K);
         uint32_t y = set->labels[i];
         conf[y * K + best]++;
         correct += y == best;

@@ -1,6 +1,7 @@
 /* cmd_sample.c: `mnist sample MODEL`: the tutorial's last step: predict random test images and
  * show each beside its true label, the prediction and its probability. */
 #include "cli.h"
+#include "internal.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -97,10 +98,7 @@ int cmd_sample(int argc, char **argv)
             cli_lib_error();
             goto out;
         }
-        uint32_t best = 0;
-        for (uint32_t k = 1; k < K; k++)
-            if (probs[k] > probs[best])
-                best = k;
+        uint32_t best = mn_argmax(probs, K);
         unsigned label = test->labels[idx];
         correct += best == label;
         imgs[i] = (uint8_t *)px;

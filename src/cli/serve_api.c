@@ -4,6 +4,7 @@
  * then goes through the same preprocessing as `mnist predict`, so the 28x28 in the reply is
  * exactly what the model saw. Left out: several digits per request, other image sizes. */
 #include "serve.h"
+#include "internal.h"
 
 #include <jansson.h>
 #include <libgen.h>
@@ -172,10 +173,7 @@ void serve_api_predict(serve_pool *pool, const uint8_t *body, size_t size, serve
         serve_api_error(reply, 500, err);
         return;
     }
-    uint32_t best = 0;
-    for (uint32_t k = 1; k < classes; k++)
-        best = probs[k] > probs[best] ? k : best;
-    reply_prediction(reply, best, probs, classes, px);
+    reply_prediction(reply, mn_argmax(probs, classes), probs, classes, px);
 }
 
 void serve_api_model(serve_pool *pool, const char *path, serve_reply *reply)
