@@ -175,6 +175,15 @@ size_t mn_model_describe(const mn_model *model, char *buf, size_t size);
 void mn_model_set_normalisation(mn_model *model, float mean, float std);
 void mn_model_get_normalisation(const mn_model *model, float *mean, float *std);
 
+/* Preprocessing applied to each image's pixels before normalisation, in training (after
+ * augmentation) and prediction alike: "none" (the default), "deskew" (the shear that makes
+ * the image's mixed second moment zero, its centroid moved to the centre) or "width:N" (the
+ * ink's bounding box stretched or squeezed to N pixels wide, centred; rows unchanged). Models
+ * trained on differently preprocessed images make different mistakes, which helps ensembles.
+ * Saved in the model file (metadata "preprocess", absent for none). */
+mn_status mn_model_set_preprocess(mn_model *model, const char *name);
+const char *mn_model_preprocess(const mn_model *model);
+
 /* Free-form metadata strings stored in the model file (e.g. "seed", "train_accuracy"). */
 mn_status mn_model_set_meta(mn_model *model, const char *key, const char *value);
 const char *mn_model_get_meta(const mn_model *model, const char *key); /* NULL if absent */

@@ -63,6 +63,8 @@ mn_status mn_model_fold_build(const mn_model *m, mn_model **out)
 void mn_model_fold_params(mn_model *d, const mn_model *m)
 {
     d->norm_mean = m->norm_mean, d->norm_std = m->norm_std;
+    d->preprocess = m->preprocess;
+    memcpy(d->preprocess_name, m->preprocess_name, sizeof d->preprocess_name);
     int j = 0;
     for (int i = 0; i < m->num_layers; i++) {
         if (folds(m, i))

@@ -26,6 +26,7 @@ mn_status mn_model_create(mn_model **out, const char *spec, uint32_t channels, u
         return mn_fail(MN_ERR_NOMEM, "out of memory");
     m->in_c = (int)channels, m->in_h = (int)rows, m->in_w = (int)cols;
     m->norm_mean = 0.0f, m->norm_std = 1.0f;
+    strcpy(m->preprocess_name, "none");
     mn_status st = mn_spec_parse(m, spec);
     if (st != MN_OK) {
         mn_model_free(m);
@@ -53,6 +54,7 @@ void mn_model_free(mn_model *m)
     mn_free_aligned(m->params);
     mn_free_aligned(m->grads);
     mn_free_aligned(m->buffers);
+    mn_free_aligned(m->pre_buf);
     for (int i = 0; i < m->num_meta; i++) {
         free(m->meta_key[i]);
         free(m->meta_value[i]);
@@ -87,6 +89,19 @@ void mn_model_get_normalisation(const mn_model *m, float *mean, float *std)
     *mean = m->norm_mean;
     *std = m->norm_std;
 }
+
+mn_status mn_model_set_preprocess(mn_model *m, const char *name)
+{
+    mn_preprocess p;
+    mn_status st = mn_preprocess_parse(name, m->in_w, &p);
+    if (st != MN_OK)
+        return st;
+    m->preprocess = p;
+    mn_preprocess_name(&p, m->preprocess_name, sizeof m->preprocess_name);
+    return MN_OK;
+}
+
+const char *mn_model_preprocess(const mn_model *m) { return m->preprocess_name; }
 
 mn_status mn_model_set_meta(mn_model *m, const char *key, const char *value)
 {
@@ -359,6 +374,9 @@ static void act_shape(const mn_model *m, int i, int *c, int *h, int *w)
 
 mn_status mn_model_reserve(mn_model *m, int batch, int threads)
 {
+    if (m->preprocess.kind != MN_PREPROCESS_NONE && !m->pre_buf &&
+        !(m->pre_buf = mn_alloc_aligned(2 * (size_t)m->in_c * m->in_h * m->in_w, sizeof(float))))
+        return mn_fail(MN_ERR_NOMEM, "out of memory for preprocessing");
     if (batch <= m->ws_batch && threads <= m->ws_threads)
         return MN_OK;
     if (batch < 1 || threads < 1)
@@ -445,8 +463,9 @@ mn_status mn_model_reserve(mn_model *m, int batch, int threads)
 }
 
 /* Writes n images of normalised values into act[0]: v(i) = src[i] * scale + shift, where
- * src is uint8 or float per `is_u8`. */
-static void load_input(mn_model *m, const void *src, bool is_u8, float scale, float shift, int n)
+ * src is uint8 or float per `is_u8`; pixels are preprocessed first where `pre` says so. */
+static void load_input(mn_model *m, const void *src, bool is_u8, float scale, float shift, int n,
+                       bool pre)
 {
     const act_layout *a = &m->plan->act[0];
     int C, H, W;
@@ -454,35 +473,50 @@ static void load_input(mn_model *m, const void *src, bool is_u8, float scale, fl
     const size_t Wp = (size_t)W + 2 * a->pad, per = (size_t)C * H * W;
     const uint8_t *u = src;
     const float *f = src;
-    for (int i = 0; i < n; i++)
+    pre = pre && m->preprocess.kind != MN_PREPROCESS_NONE;
+    for (int i = 0; i < n; i++) {
+        size_t base = (size_t)i * per;
+        bool from_u8 = is_u8;
+        const float *fi = f;
+        if (pre) { /* the image as floats in pre_buf[per..], preprocessed into pre_buf[0..] */
+            for (size_t k = 0; k < per; k++)
+                m->pre_buf[per + k] = is_u8 ? u[base + k] : f[base + k];
+            /* in the model's input shape: act[0]'s is [784, 1, 1] before a dense layer */
+            mn_preprocess_apply(&m->preprocess, m->pre_buf, m->pre_buf + per, m->in_c, m->in_h,
+                                m->in_w);
+            from_u8 = false, fi = m->pre_buf, base = 0;
+        }
         for (int c = 0; c < C; c++)
             for (int y = 0; y < H; y++) {
                 float *dst = m->act[0] + (size_t)i * a->size +
                              (a->hcw ? ((size_t)(y + a->pad) * C + c) * Wp + a->pad
                                      : ((size_t)c * H + y) * W);
-                size_t s = (size_t)i * per + ((size_t)c * H + y) * W;
-                if (is_u8)
+                size_t s = base + ((size_t)c * H + y) * W;
+                if (from_u8)
                     for (int x = 0; x < W; x++)
                         dst[x] = u[s + x] * scale + shift;
                 else
                     for (int x = 0; x < W; x++)
-                        dst[x] = f[s + x] * scale + shift;
+                        dst[x] = fi[s + x] * scale + shift;
             }
+    }
 }
 
 void mn_model_load_input_u8(mn_model *m, const uint8_t *pixels, int n)
 {
-    load_input(m, pixels, true, 1.0f / (255.0f * m->norm_std), -m->norm_mean / m->norm_std, n);
+    load_input(m, pixels, true, 1.0f / (255.0f * m->norm_std), -m->norm_mean / m->norm_std, n,
+               true);
 }
 
 static void load_input_float(mn_model *m, const float *pixels, int n)
 {
-    load_input(m, pixels, false, 1.0f / (255.0f * m->norm_std), -m->norm_mean / m->norm_std, n);
+    load_input(m, pixels, false, 1.0f / (255.0f * m->norm_std), -m->norm_mean / m->norm_std, n,
+               true);
 }
 
 void mn_model_set_input(mn_model *m, const float *x, int n)
 {
-    load_input(m, x, false, 1.0f, 0.0f, n);
+    load_input(m, x, false, 1.0f, 0.0f, n, false);
 }
 
 /* NCHW <-> the HCW layout of activation i, for n images. */

@@ -6,6 +6,7 @@
 #define MN_MODEL_INTERNAL_H
 
 #include "internal.h"
+#include "preprocess.h"
 #include "safetensors.h"
 
 typedef enum mn_layer_kind {
@@ -42,6 +43,9 @@ struct mn_model {
     int in_c, in_h, in_w;
     int num_classes;
     float norm_mean, norm_std;
+    mn_preprocess preprocess; /* applied to each image's pixels before normalisation */
+    char preprocess_name[24];
+    float *pre_buf;           /* 2 images of scratch for it (mn_model_reserve) */
 
     size_t num_params;
     float *params, *grads; /* num_params each, aligned */
@@ -77,7 +81,8 @@ mn_status mn_model_reserve(mn_model *model, int batch, int threads);
 
 /* Writes model->act[0] for n images from uint8 or float (0..255) pixels, normalising. */
 void mn_model_load_input_u8(mn_model *model, const uint8_t *pixels, int n);
-/* Writes model->act[0] from n images of already normalised values, [n, C, H, W]. */
+/* Writes model->act[0] from n images of already normalised (and preprocessed) values,
+ * [n, C, H, W]. */
 void mn_model_set_input(mn_model *model, const float *x, int n);
 
 /* Runs the layers on act[0] (n images); train enables dropout, drawing masks from rng, and makes

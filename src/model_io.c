@@ -81,6 +81,8 @@ mn_status mn_model_meta_build(const mn_model *m, mn_model_meta *b)
     b->meta[nm++] = (mn_st_meta){"normalisation_std", b->std};
     b->meta[nm++] = (mn_st_meta){"num_classes", b->classes};
     b->meta[nm++] = (mn_st_meta){"class_names", b->names};
+    if (m->preprocess.kind != MN_PREPROCESS_NONE) /* absent for none: files as before */
+        b->meta[nm++] = (mn_st_meta){"preprocess", (char *)m->preprocess_name};
     for (int i = 0; i < m->num_meta; i++) {
         bool reserved = false;
         for (int j = 0; j < nm && !reserved; j++)
@@ -178,7 +180,7 @@ static bool preset_is(const char *name, const char *spec, unsigned c, unsigned h
 
 static const char *const g_reserved[] = {KEY_FORMAT, "producer", "spec", "preset", "input_shape",
                                          "normalisation_mean", "normalisation_std",
-                                         "num_classes", "class_names"};
+                                         "num_classes", "class_names", "preprocess"};
 
 mn_status mn_model_from_st(mn_model **out, const mn_st_file *fp, const char *path,
                            const char *extra_prefix)
@@ -227,6 +229,13 @@ mn_status mn_model_from_st(mn_model **out, const mn_st_file *fp, const char *pat
         goto fail;
     }
     mn_model_set_normalisation(m, mean, std);
+    const char *pre = mn_st_meta_get(&f, "preprocess");
+    if (pre && mn_model_set_preprocess(m, pre) != MN_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", mn_error_message());
+        st = mn_fail(MN_ERR_FORMAT, "%s: %s", path, msg);
+        goto fail;
+    }
     int expected = 0;
     for (int i = 0; i < m->num_layers; i++) {
         const mn_layer *L = &m->layers[i];

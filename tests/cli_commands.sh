@@ -37,6 +37,13 @@ check "eval --split val:50000 scores the held-out images as training did ($vacc)
   "'$mnist' eval val.safetensors --split val:50000 --json | json 'assert d[\"count\"] == 50000 and d[\"split\"] == \"val:50000\" and d[\"accuracy\"] == $vacc'"
 expect_error "eval --split val: too many" 1 "--split val:60000: the training set has only 60000 images" "$mnist" eval val.safetensors --split val:60000
 expect_error "eval --split val: not a number" 2 "--split val: 'x' is not a whole number" "$mnist" eval val.safetensors --split val:x
+out=$("$mnist" train --model softmax --preprocess deskew --out desk.safetensors --json 2>desk.err)
+check "softmax on deskewed images beats plain softmax (>= 0.945, plain 0.92)" \
+  "json 'assert d[\"test_accuracy\"] >= 0.945 and d[\"preprocess\"] == \"deskew\"' <<<\"\$out\" && grep -q 'preprocessed: deskew' desk.err"
+dacc=$(json 'print(d["test_accuracy"])' <<<"$out")
+check "the model file keeps its preprocessing: info shows it, eval applies it ($dacc)" \
+  "'$mnist' info desk.safetensors | grep -q '^preprocess   deskew' && '$mnist' eval desk.safetensors --json | json 'assert d[\"accuracy\"] == $dacc'"
+check "an ensemble mixes preprocessings" "'$mnist' eval sm.safetensors desk.safetensors --json | json 'assert d[\"model_accuracy\"][1] == $dacc'"
 out=$("$mnist" train --model best --steps 20 --threads 2 --out best.safetensors --json 2>best.err)
 check "--model best uses its own recipe" "grep -q 'recipe best' best.err && json 'assert d[\"model\"] == \"best\"' <<<\"\$out\""
 check "a best model file names its preset" "'$mnist' info best.safetensors | grep -q 'best'"

@@ -74,6 +74,7 @@ st("shape", with_meta(input_shape="[1,28]"))
 st("spec", with_meta(spec="conv:4:5,rleu,dense:10", preset=""))
 st("bigspec", with_meta(spec="conv:64:5,relu,dense:1000,dense:10", preset=""))
 st("hugeinput", with_meta(input_shape="[4096,4096,4096]"))
+st("preprocess", with_meta(preprocess="width:99"))
 st("dtype", with_tensor("fc.weight", dtype="F16"))
 st("tshape", with_tensor("fc.weight", shape=[784, 10]))
 h = json.loads(json.dumps(hdr)); h["fc.w"] = h.pop("fc.weight"); st("missing", h)
@@ -194,6 +195,7 @@ bad model_shape 1 'input_shape "[1,28]"' 'mnist: m/shape.safetensors: input_shap
 bad model_spec 1 'bad spec in the metadata' 'mnist: m/spec.safetensors: model spec "conv:4:5,rleu,dense:10": layer 2 "rleu": unknown layer (expected conv, pool, dense, relu, bn, dropout or flatten)' $m info m/spec.safetensors
 bad model_bigspec 1 'spec needing 50 M parameters in a 31 KB file' 'mnist: m/bigspec.safetensors: spec "conv:64:5,relu,dense:1000,dense:10" needs 50188674 parameters but the file holds only 7850 values' $m info m/bigspec.safetensors
 bad model_hugeinput 1 'input_shape [4096,4096,4096]' 'mnist: m/hugeinput.safetensors: model input 4096x4096x4096 is too large (at most 2^26 values)' $m info m/hugeinput.safetensors
+bad model_preprocess 1 'preprocess "width:99" for 28-pixel images' 'mnist: m/preprocess.safetensors: preprocessing "width:99": expected width:N with N from 1 to 28 (the image width)' $m info m/preprocess.safetensors
 bad model_dtype 1 'F16 tensor' 'mnist: m/dtype.safetensors: tensor "fc.weight": dtype "F16" is not supported (only F32)' $m info m/dtype.safetensors
 bad model_tshape 1 'weight transposed' 'mnist: m/tshape.safetensors: tensor fc.weight has shape [784,10] but spec "dense:10" needs [10,784]' $m info m/tshape.safetensors
 bad model_tmissing 1 'tensor missing' 'mnist: m/missing.safetensors: tensor fc.weight is missing' $m info m/missing.safetensors
@@ -233,6 +235,7 @@ bad cli_option +usage 'unknown option' "train: unrecognized option '--fast'" $m 
 bad cli_extra 2 'extra argument' "mnist: train: unexpected argument 'extra' (see mnist train --help)" $m train extra
 bad cli_batch 2 '`--batch 0`' "mnist: --batch: '0' is not a whole number from 1 to 65536" $m train --batch 0
 bad cli_lr 2 '`--lr fast`' "mnist: --lr: 'fast' is not a number from 1e-12 to 100" $m train --lr fast
+bad cli_preprocess 1 '`--preprocess blur`' 'mnist: --preprocess: preprocessing "blur" is not known (expected none, deskew or width:N)' $m train --data d/good --preprocess blur --out t.safetensors
 bad cli_maxbytes 2 '`--max-bytes 1`' "mnist: --max-bytes: '1' is not a whole number from 16 to 1099511627776" $m eval m.safetensors --max-bytes 1
 bad cli_optimizer 2 '`--optimizer rmsprop`' "mnist: --optimizer: 'rmsprop' is not sgd, momentum or adam" $m train --optimizer rmsprop
 bad cli_split 2 '`--split dev`' "mnist: --split: 'dev' is not test, train or val:N" $m eval m.safetensors --split dev

@@ -10,7 +10,8 @@
 Batch normalisation (`bn` in a spec) is nn.BatchNorm2d after convolutions and pooling, and
 nn.BatchNorm1d after a dense layer or flatten, named bn1, bn2, ... (a lone one: bn). mnist.c
 files hold no num_batches_tracked (an int64 that momentum 0.1 never reads): loading sets it to
-0, writing leaves it out.
+0, writing leaves it out. A file's `preprocess` metadata (deskew or width:N, mnist train
+--preprocess) is applied to the pixels before normalisation, as src/preprocess.c does.
 
 Needs only torch (Debian: python3-torch); the .safetensors format is read with struct + json.
 """
@@ -124,6 +125,57 @@ def model_from_file(path):
     return net.eval(), meta
 
 
+def bilinear(x, sy, sx):
+    """x [N,H,W] sampled at float positions sy, sx [N,H,W], zero outside."""
+    N, H, W = x.shape
+    y0, x0 = sy.floor(), sx.floor()
+    wy, wx = (sy - y0).float(), (sx - x0).float()
+    y0, x0 = y0.long(), x0.long()
+    n = torch.arange(N).view(N, 1, 1).expand(N, H, W)
+    def at(yi, xi):
+        ok = (yi >= 0) & (yi < H) & (xi >= 0) & (xi < W)
+        return torch.where(ok, x[n, yi.clamp(0, H - 1), xi.clamp(0, W - 1)], torch.zeros(()))
+    return (1 - wy) * ((1 - wx) * at(y0, x0) + wx * at(y0, x0 + 1)) + \
+        wy * ((1 - wx) * at(y0 + 1, x0) + wx * at(y0 + 1, x0 + 1))
+
+
+def preprocess(x, name):
+    """x [N,H,W] pixels 0..255: none, deskew or width:N, as src/preprocess.c."""
+    if name in (None, "", "none"):
+        return x
+    N, H, W = x.shape
+    v = x.double()
+    ys = torch.arange(H, dtype=torch.float64).view(1, H, 1)
+    xs = torch.arange(W, dtype=torch.float64).view(1, 1, W)
+    oy, ox = (H - 1) / 2, (W - 1) / 2
+    if name == "deskew":
+        m = v.sum((1, 2))
+        blank = ~(m > 0)
+        m = torch.where(blank, torch.ones(()), m)
+        cy, cx = (v * ys).sum((1, 2)) / m, (v * xs).sum((1, 2)) / m
+        dy, dx = ys - cy.view(N, 1, 1), xs - cx.view(N, 1, 1)
+        yy, xy = (v * dy * dy).sum((1, 2)), (v * dx * dy).sum((1, 2))
+        alpha = torch.where(yy > 1e-6 * m, xy / torch.where(yy > 0, yy, torch.ones(())), torch.zeros(()))
+        alpha = torch.where(alpha.abs() > 1, torch.zeros(()), alpha)
+        ay, ax, scale = cy, cx, torch.ones(N, dtype=torch.float64)
+    elif name.startswith("width:"):
+        n = int(name[6:])
+        ink = (x > 0).any(1)  # [N, W]
+        blank = ~ink.any(1)
+        cols = torch.arange(W).expand(N, W)
+        x0 = torch.where(ink, cols, torch.full_like(cols, W)).min(1).values
+        x1 = torch.where(ink, cols, torch.full_like(cols, -1)).max(1).values
+        ay, ax = torch.full((N,), oy, dtype=torch.float64), (x0 + x1).double() / 2
+        scale, alpha = (x1 - x0 + 1).double() / n, torch.zeros(N, dtype=torch.float64)
+    else:
+        sys.exit(f"mnist_torch.py: preprocessing {name!r} is not known")
+    r = lambda t: t.view(N, 1, 1)
+    sy = (ys - oy + r(ay)).expand(N, H, W)
+    sx = r(scale) * (xs - ox) + r(alpha) * (ys - oy) + r(ax)
+    out = bilinear(x.float(), sy, sx)
+    return torch.where(r(blank), x.float(), out)
+
+
 def read_idx(path):
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "rb") as f:
@@ -148,6 +200,7 @@ def main():
     x = read_idx(os.path.join(a.data, "t10k-images-idx3-ubyte.gz")).float()
     y = read_idx(os.path.join(a.data, "t10k-labels-idx1-ubyte.gz")).long()
     mean, std = float(meta["normalisation_mean"]), float(meta["normalisation_std"])
+    x = preprocess(x, meta.get("preprocess"))
     x = ((x / 255.0 - mean) / std).unsqueeze(1)
     with torch.no_grad():
         pred = torch.cat([net(x[i:i + 1000]).argmax(1) for i in range(0, len(x), 1000)])

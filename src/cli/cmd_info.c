@@ -37,6 +37,8 @@ int cmd_info(int argc, char **argv)
                               (json_int_t)mn_model_param_count(m), "input_shape", (int)c, (int)h,
                               (int)w, "num_classes", (int)mn_model_num_classes(m),
                               "normalisation_mean", (double)mean, "normalisation_std", (double)std);
+        if (o)
+            json_object_set_new(o, "preprocess", json_string(mn_model_preprocess(m)));
         for (size_t i = 0; o && i < sizeof keys / sizeof keys[0]; i++)
             if (mn_model_get_meta(m, keys[i]))
                 json_object_set_new(o, keys[i], json_string(mn_model_get_meta(m, keys[i])));
@@ -51,6 +53,8 @@ int cmd_info(int argc, char **argv)
             printf("preset       %s\n", mn_model_preset(m));
         printf("spec         %s\n", mn_model_spec(m));
         printf("input        %ux%ux%u, normalised (x/255 - %g) / %g\n", c, h, w, mean, std);
+        if (strcmp(mn_model_preprocess(m), "none"))
+            printf("preprocess   %s (each image, before normalisation)\n", mn_model_preprocess(m));
         printf("classes      %u\n", mn_model_num_classes(m));
         printf("parameters   %llu\n", (unsigned long long)mn_model_param_count(m));
         for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)

@@ -31,6 +31,9 @@ static void usage(FILE *out)
           "  --augment SPEC      random distortions of training images, e.g.\n"
           "                      shift:2,rotate:10,scale:0.1,elastic:8 (pixels, degrees, fraction,\n"
           "                      elastic strength in pixels); seeded, training only; none: off\n"
+          "  --preprocess P      none (default), deskew or width:N: applied to every image the\n"
+          "                      model sees, in training and later predictions (saved in the\n"
+          "                      model file); members preprocessed differently suit an ensemble\n"
           "  --init NAME         default (the recipe's), zero, truncnormal or he\n"
           "  --seed N            random seed (data order, initialisation, dropout); default 1\n"
           "  --threads N         threads (default: all cores)\n"
@@ -235,13 +238,14 @@ int cmd_train(int argc, char **argv)
         {"json", no_argument, 0, 'j'}, {"quiet", no_argument, 0, 'q'},
         {"checkpoint", required_argument, 0, 'c'}, {"checkpoint-every", required_argument, 0, 'C'},
         {"resume", required_argument, 0, 'R'}, {"plot", required_argument, 0, 'P'},
-        {"max-bytes", required_argument, 0, 'M'},
+        {"max-bytes", required_argument, 0, 'M'}, {"preprocess", required_argument, 0, 'p'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     long long max_bytes = (long long)MN_DEFAULT_MAX_BYTES;
     const char *model_name = "softmax", *recipe_name = "tutorial", *data = NULL;
     const char *out_path = "model.safetensors", *log_path = NULL, *opt_name = NULL;
     const char *sched_name = NULL, *init_name = "default";
     const char *checkpoint = NULL, *resume = NULL, *plot_path = NULL, *augment = NULL;
+    const char *preprocess = NULL;
     long long checkpoint_every = 0;
     long long steps = -1, batch = -1, seed = 1, threads = 0, eval_every = 0, val = 0, warmup = -1;
     double epochs = -1, lr = -1, wd = 0, smoothing = -1;
@@ -276,6 +280,7 @@ int cmd_train(int argc, char **argv)
         case 'C': if (!cli_parse_int("--checkpoint-every", optarg, 1, INT64_MAX, &checkpoint_every)) return 2; break;
         case 'R': resume = optarg; break;
         case 'P': plot_path = optarg; break;
+        case 'p': preprocess = optarg; break;
         case 'M': if (!cli_parse_int("--max-bytes", optarg, 16, 1LL << 40, &max_bytes)) return 2; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -411,6 +416,10 @@ int cmd_train(int argc, char **argv)
             goto out;
         }
         mn_model_set_normalisation(model, r.mean, r.std);
+        if (preprocess && mn_model_set_preprocess(model, preprocess) != MN_OK) {
+            cli_error("--preprocess: %s", mn_error_message());
+            goto out;
+        }
         char buf[32];
         snprintf(buf, sizeof buf, "%lld", val);
         mn_model_set_meta(model, "recipe", recipe_name);
@@ -472,9 +481,12 @@ int cmd_train(int argc, char **argv)
             fprintf(stderr, "resuming %s from %s at step %lld\n", model_name, resume,
                     (long long)mn_trainer_step(trainer));
         else
-            fprintf(stderr, "training %s (%llu parameters) on %u images, batch %u, %s, recipe %s, "
-                            "seed %llu\n", model_name,
-                    (unsigned long long)mn_model_param_count(model), train->count, tp->batch,
+            fprintf(stderr, "training %s (%llu parameters) on %u images%s%s, batch %u, %s, "
+                            "recipe %s, seed %llu\n", model_name,
+                    (unsigned long long)mn_model_param_count(model), train->count,
+                    strcmp(mn_model_preprocess(model), "none") ? ", preprocessed: " : "",
+                    strcmp(mn_model_preprocess(model), "none") ? mn_model_preprocess(model) : "",
+                    tp->batch,
                     tp->optimizer == MN_OPT_ADAM  ? "adam"
                     : tp->optimizer == MN_OPT_SGD ? "sgd"
                                                   : "momentum",
@@ -543,6 +555,8 @@ int cmd_train(int argc, char **argv)
                               tp->threads, "out", out_path);
         if (o && val_accuracy >= 0.0)
             json_object_set_new(o, "val_accuracy", json_real(val_accuracy));
+        if (o && strcmp(mn_model_preprocess(model), "none"))
+            json_object_set_new(o, "preprocess", json_string(mn_model_preprocess(model)));
         char *js = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
         if (js)
             puts(js);
