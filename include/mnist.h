@@ -183,6 +183,9 @@ void mn_model_get_normalisation(const mn_model *model, float *mean, float *std);
  * Saved in the model file (metadata "preprocess", absent for none). */
 mn_status mn_model_set_preprocess(mn_model *model, const char *name);
 const char *mn_model_preprocess(const mn_model *model);
+/* One image (channels*rows*cols uint8 pixels) as the model sees it after its preprocessing,
+ * rounded to uint8 (to show it); a copy when the model has none. */
+mn_status mn_model_preprocess_image(const mn_model *model, const uint8_t *in, uint8_t *out);
 
 /* Free-form metadata strings stored in the model file (e.g. "seed", "train_accuracy"). */
 mn_status mn_model_set_meta(mn_model *model, const char *key, const char *value);

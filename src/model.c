@@ -103,6 +103,27 @@ mn_status mn_model_set_preprocess(mn_model *m, const char *name)
 
 const char *mn_model_preprocess(const mn_model *m) { return m->preprocess_name; }
 
+mn_status mn_model_preprocess_image(const mn_model *m, const uint8_t *in, uint8_t *out)
+{
+    const size_t per = (size_t)m->in_c * m->in_h * m->in_w;
+    if (m->preprocess.kind == MN_PREPROCESS_NONE) {
+        memcpy(out, in, per);
+        return MN_OK;
+    }
+    float *buf = calloc(2 * per, sizeof *buf);
+    if (!buf)
+        return mn_fail(MN_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < per; k++)
+        buf[per + k] = in[k];
+    mn_preprocess_apply(&m->preprocess, buf, buf + per, m->in_c, m->in_h, m->in_w);
+    for (size_t k = 0; k < per; k++) {
+        float v = buf[k] + 0.5f;
+        out[k] = v <= 0.0f ? 0 : v >= 255.0f ? 255 : (uint8_t)v;
+    }
+    free(buf);
+    return MN_OK;
+}
+
 mn_status mn_model_set_meta(mn_model *m, const char *key, const char *value)
 {
     for (int i = 0; i < m->num_meta; i++)

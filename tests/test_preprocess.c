@@ -2,8 +2,9 @@
  * errors; deskew straightens a slanted bar (mixed moment zero, centroid centred, ink kept) and
  * leaves an upright symmetric shape alone; width:N makes the ink N pixels wide; blank images
  * stay blank. A model predicts through its preprocessing exactly as a plain copy predicts the
- * preprocessed pixels, keeps it through save, load and bn folding, and a file naming an unknown
- * preprocessing is refused with its name in the message. */
+ * preprocessed pixels (mn_model_preprocess_image shows them), keeps it through save, load and
+ * bn folding, and a file naming an unknown preprocessing is refused with its name in the
+ * message. */
 #include "check.h"
 #include "model_internal.h"
 #include "preprocess.h"
@@ -151,6 +152,14 @@ static void through_model(const char *name, const char *spec, const char *dir)
           name);
     CHECK(mn_model_predict_float(plain, fx, N, c, 1) == MN_OK, "predict");
     CHECK(memcmp(a, c, sizeof a), "%s: and it changes the prediction", name);
+    uint8_t seen[H * W];
+    CHECK(mn_model_preprocess_image(m, px + H * W, seen) == MN_OK, "preprocess_image");
+    int off = 0;
+    for (int k = 0; k < H * W; k++)
+        off += fabsf(seen[k] - pre[H * W + k]) > 0.5f;
+    CHECK(!off, "%s: mn_model_preprocess_image shows what the model sees, rounded", name);
+    CHECK(mn_model_preprocess_image(plain, px + H * W, seen) == MN_OK &&
+              !memcmp(seen, px + H * W, sizeof seen), "without preprocessing: a copy");
 
     char path[1100];
     snprintf(path, sizeof path, "%s/%s-%c.safetensors", dir, name[0] == 'd' ? "deskew" : "width",

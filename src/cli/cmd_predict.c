@@ -15,7 +15,8 @@ static void usage(FILE *out)
           "  IMAGE is a PNG, JPEG or PGM/PPM file of one digit: any size, colour or grey,\n"
           "  dark ink on light paper or the reverse\n"
           "  --top K                    also list the K most likely classes (default 1)\n"
-          "  --show                     draw the 28x28 the model saw in the terminal\n"
+          "  --show                     draw the 28x28 the model saw in the terminal (after\n"
+          "                             its own --preprocess, if it was trained with one)\n"
           "  --json                     one JSON object per image: file, digit, probability, probabilities\n"
           "  --save-preprocessed DIR    write each 28x28 as DIR/NAME.28x28.png\n"
           "  --threads N                threads (default: all cores)\n",
@@ -140,8 +141,12 @@ int cmd_predict(int argc, char **argv)
             free(s);
             json_decref(o);
         } else {
-            if (show)
-                cli_draw_image(stdout, px, 28, 28, cli_stdout_is_tty());
+            if (show) { /* what the model saw: after its own preprocessing, if it has one */
+                uint8_t seen[784];
+                if (mn_model_preprocess_image(model, px, seen) != MN_OK)
+                    memcpy(seen, px, sizeof seen);
+                cli_draw_image(stdout, seen, 28, 28, cli_stdout_is_tty());
+            }
             printf("%s: %d (%.1f%%)", path, idx[0], 100.0 * probs[idx[0]]);
             if (k > 1) {
                 printf("   top %lld:", k);
