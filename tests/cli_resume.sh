@@ -6,12 +6,13 @@ set -uo pipefail
 . "$(dirname "$0")/harness.sh" cli_resume
 if [ ! -d "${MNIST_DATA:-}" ]; then echo "SKIP: no MNIST data"; echo "0 passed, 0 failed"; exit 0; fi
 
-# Adam moments, dropout masks, the data order and the augmentation must all survive the
-# interruption. 5,000 training images make an epoch 100 steps, so the checkpoints fall where the
+# Adam moments, dropout masks, the data order, the augmentation and the model's preprocessing
+# must all survive the interruption. 5,000 training images make an epoch 100 steps, so the checkpoints fall where the
 # batch chosen ahead of a step (while it computes) starts a new epoch. The held-out 55,000 are
 # evaluated at steps 400 and 800, and the best is kept across the interruption.
 args=(--model conv:8:5,relu,pool:2,dense:32,relu,dropout:0.5,dense:10 --steps 800 --batch 50
-      --val 55000 --eval-every 400 --augment shift:2,rotate:10,elastic:4 --threads 2 --seed 3 --quiet)
+      --val 55000 --eval-every 400 --augment shift:2,rotate:10,elastic:4 --preprocess deskew
+      --threads 2 --seed 3 --quiet)
 "$mnist" train "${args[@]}" --out full.safetensors --json >full.json
 check "uninterrupted run wrote its model" "[ -s full.safetensors ]"
 check "--val reports the best validation accuracy" \
@@ -29,7 +30,7 @@ kill -CONT $pid
 wait $pid; rc=$?
 check "SIGTERM exits with 143 (got $rc)" "[ $rc -eq 143 ]"
 check "the message says how to resume" "grep -q 'resume with: mnist train --resume ck.safetensors' term.err"
-check "the checkpoint is a loadable model" "'$mnist' info ck.safetensors >/dev/null"
+check "the checkpoint is a loadable model, preprocessing included" "'$mnist' info ck.safetensors | grep -q '^preprocess   deskew'"
 check "no temporary file left" "! ls *.tmp.* 2>/dev/null | grep -q ."
 "$mnist" train --resume ck.safetensors --out resumed.safetensors --quiet --json >resumed.json
 check "resumed run equals the uninterrupted one, byte for byte" "cmp -s full.safetensors resumed.safetensors"
