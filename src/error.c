@@ -15,6 +15,13 @@ mn_status mn_fail(mn_status status, const char *fmt, ...)
     return status;
 }
 
+mn_status mn_fail_prefix(mn_status status, const char *prefix)
+{
+    char message[sizeof g_message];
+    memcpy(message, g_message, sizeof message);
+    return mn_fail(status, "%s: %s", prefix, message);
+}
+
 void mn_clear_error(void) { g_message[0] = '\0'; }
 
 mn_quoted mn_quote(const char *s)

@@ -64,7 +64,6 @@ void mn_model_fold_params(mn_model *d, const mn_model *m)
 {
     d->norm_mean = m->norm_mean, d->norm_std = m->norm_std;
     d->preprocess = m->preprocess;
-    memcpy(d->preprocess_name, m->preprocess_name, sizeof d->preprocess_name);
     int j = 0;
     for (int i = 0; i < m->num_layers; i++) {
         if (folds(m, i))

@@ -17,6 +17,8 @@
 
 /* Sets the calling thread's error message (printf-style) and returns `status`. */
 mn_status mn_fail(mn_status status, const char *fmt, ...) MN_PRINTF(2, 3);
+/* Puts "prefix: " (a file's name, say) before the thread's current message; returns `status`. */
+mn_status mn_fail_prefix(mn_status status, const char *prefix);
 void mn_clear_error(void);
 /* Untrusted text as messages quote it: one line (control bytes become \xNN), at most 64 bytes of
  * it (cut at a UTF-8 boundary, then "..."). Use as mn_fail(..., "\"%s\"", mn_quote(s).text):

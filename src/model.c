@@ -26,7 +26,7 @@ mn_status mn_model_create(mn_model **out, const char *spec, uint32_t channels, u
         return mn_fail(MN_ERR_NOMEM, "out of memory");
     m->in_c = (int)channels, m->in_h = (int)rows, m->in_w = (int)cols;
     m->norm_mean = 0.0f, m->norm_std = 1.0f;
-    strcpy(m->preprocess_name, "none");
+    mn_preprocess_parse("none", m->in_w, &m->preprocess);
     mn_status st = mn_spec_parse(m, spec);
     if (st != MN_OK) {
         mn_model_free(m);
@@ -97,11 +97,10 @@ mn_status mn_model_set_preprocess(mn_model *m, const char *name)
     if (st != MN_OK)
         return st;
     m->preprocess = p;
-    mn_preprocess_name(&p, m->preprocess_name, sizeof m->preprocess_name);
     return MN_OK;
 }
 
-const char *mn_model_preprocess(const mn_model *m) { return m->preprocess_name; }
+const char *mn_model_preprocess(const mn_model *m) { return m->preprocess.name; }
 
 mn_status mn_model_preprocess_image(const mn_model *m, const uint8_t *in, uint8_t *out)
 {

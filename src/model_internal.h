@@ -44,7 +44,6 @@ struct mn_model {
     int num_classes;
     float norm_mean, norm_std;
     mn_preprocess preprocess; /* applied to each image's pixels before normalisation */
-    char preprocess_name[24];
     float *pre_buf;           /* 2 images of scratch for it (mn_model_reserve) */
 
     size_t num_params;

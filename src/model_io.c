@@ -82,7 +82,7 @@ mn_status mn_model_meta_build(const mn_model *m, mn_model_meta *b)
     b->meta[nm++] = (mn_st_meta){"num_classes", b->classes};
     b->meta[nm++] = (mn_st_meta){"class_names", b->names};
     if (m->preprocess.kind != MN_PREPROCESS_NONE) /* absent for none: files as before */
-        b->meta[nm++] = (mn_st_meta){"preprocess", (char *)m->preprocess_name};
+        b->meta[nm++] = (mn_st_meta){"preprocess", (char *)m->preprocess.name};
     for (int i = 0; i < m->num_meta; i++) {
         bool reserved = false;
         for (int j = 0; j < nm && !reserved; j++)
@@ -223,17 +223,13 @@ mn_status mn_model_from_st(mn_model **out, const mn_st_file *fp, const char *pat
     if (st == MN_OK && preset && *preset && preset_is(preset, m->spec, c, h, w))
         snprintf(m->preset, sizeof m->preset, "%s", preset);
     if (st != MN_OK) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", mn_error_message());
-        st = mn_fail(st == MN_ERR_NOMEM ? st : MN_ERR_FORMAT, "%s: %s", path, msg);
+        st = mn_fail_prefix(st == MN_ERR_NOMEM ? st : MN_ERR_FORMAT, path);
         goto fail;
     }
     mn_model_set_normalisation(m, mean, std);
     const char *pre = mn_st_meta_get(&f, "preprocess");
     if (pre && mn_model_set_preprocess(m, pre) != MN_OK) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", mn_error_message());
-        st = mn_fail(MN_ERR_FORMAT, "%s: %s", path, msg);
+        st = mn_fail_prefix(MN_ERR_FORMAT, path);
         goto fail;
     }
     int expected = 0;

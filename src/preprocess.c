@@ -16,40 +16,28 @@
 
 mn_status mn_preprocess_parse(const char *text, int width, mn_preprocess *out)
 {
-    mn_preprocess p = {MN_PREPROCESS_NONE, 0};
-    if (!text || !*text || !strcmp(text, "none")) {
-        *out = p;
-        return MN_OK;
+    mn_preprocess p = {MN_PREPROCESS_NONE, 0, "none"};
+    if (text && *text && strcmp(text, "none")) {
+        if (!strcmp(text, "deskew")) {
+            p.kind = MN_PREPROCESS_DESKEW;
+            strcpy(p.name, "deskew");
+        } else if (!strncmp(text, "width:", 6)) {
+            char *end;
+            errno = 0;
+            long n = strtol(text + 6, &end, 10);
+            if (text[6] < '0' || text[6] > '9' || *end || errno || n < 1 || n > width)
+                return mn_fail(MN_ERR_ARG, "preprocessing \"%s\": expected width:N with N from 1 "
+                               "to %d (the image width)", mn_quote(text).text, width);
+            p.kind = MN_PREPROCESS_WIDTH;
+            p.width = (int)n;
+            snprintf(p.name, sizeof p.name, "width:%d", p.width);
+        } else {
+            return mn_fail(MN_ERR_ARG, "preprocessing \"%s\" is not known (expected none, deskew "
+                           "or width:N)", mn_quote(text).text);
+        }
     }
-    if (!strcmp(text, "deskew")) {
-        p.kind = MN_PREPROCESS_DESKEW;
-        *out = p;
-        return MN_OK;
-    }
-    if (!strncmp(text, "width:", 6)) {
-        char *end;
-        errno = 0;
-        long n = strtol(text + 6, &end, 10);
-        if (text[6] < '0' || text[6] > '9' || *end || errno || n < 1 || n > width)
-            return mn_fail(MN_ERR_ARG, "preprocessing \"%s\": expected width:N with N from 1 to "
-                           "%d (the image width)", mn_quote(text).text, width);
-        p.kind = MN_PREPROCESS_WIDTH;
-        p.width = (int)n;
-        *out = p;
-        return MN_OK;
-    }
-    return mn_fail(MN_ERR_ARG, "preprocessing \"%s\" is not known (expected none, deskew or "
-                   "width:N)", mn_quote(text).text);
-}
-
-void mn_preprocess_name(const mn_preprocess *p, char *buf, size_t size)
-{
-    if (p->kind == MN_PREPROCESS_DESKEW)
-        snprintf(buf, size, "deskew");
-    else if (p->kind == MN_PREPROCESS_WIDTH)
-        snprintf(buf, size, "width:%d", p->width);
-    else
-        snprintf(buf, size, "none");
+    *out = p;
+    return MN_OK;
 }
 
 /* src at (y, x), bilinear, zero outside. */

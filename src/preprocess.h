@@ -13,14 +13,13 @@ typedef enum mn_preprocess_kind {
 
 typedef struct mn_preprocess {
     mn_preprocess_kind kind;
-    int width; /* MN_PREPROCESS_WIDTH: the ink's new width in pixels */
+    int width;     /* MN_PREPROCESS_WIDTH: the ink's new width in pixels */
+    char name[24]; /* "none", "deskew" or "width:N": what mn_preprocess_parse reads back */
 } mn_preprocess;
 
 /* Parses "none" (or "" or NULL), "deskew" or "width:N" for images `width` pixels wide
  * (1 <= N <= width). */
 mn_status mn_preprocess_parse(const char *text, int width, mn_preprocess *out);
-/* The text mn_preprocess_parse reads back. */
-void mn_preprocess_name(const mn_preprocess *p, char *buf, size_t size);
 /* dst = the preprocessed src, one image [C][H][W] of pixel values (dst and src distinct). */
 void mn_preprocess_apply(const mn_preprocess *p, float *dst, const float *src, int C, int H,
                          int W);

@@ -494,9 +494,7 @@ mn_status mn_trainer_load(mn_trainer **out, mn_model **model_out, const char *pa
             goto fail;
         }
     if ((st = check_params(&p)) != MN_OK || (st = mn_trainer_create(&t, m, &p)) != MN_OK) {
-        char msg[400];
-        snprintf(msg, sizeof msg, "%s", mn_error_message());
-        st = mn_fail(MN_ERR_FORMAT, "%s: %s", path, msg);
+        st = mn_fail_prefix(MN_ERR_FORMAT, path);
         goto fail;
     }
     long long step, count, pos, started;

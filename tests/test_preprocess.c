@@ -42,17 +42,14 @@ static int ink_width(const float *p)
 static void parsing(void)
 {
     mn_preprocess p;
-    char name[24];
     CHECK(mn_preprocess_parse(NULL, W, &p) == MN_OK && p.kind == MN_PREPROCESS_NONE, "NULL");
     CHECK(mn_preprocess_parse("none", W, &p) == MN_OK && p.kind == MN_PREPROCESS_NONE, "none");
     CHECK(mn_preprocess_parse("deskew", W, &p) == MN_OK && p.kind == MN_PREPROCESS_DESKEW,
           "deskew");
-    mn_preprocess_name(&p, name, sizeof name);
-    CHECK(!strcmp(name, "deskew"), "name %s", name);
+    CHECK(!strcmp(p.name, "deskew"), "name %s", p.name);
     CHECK(mn_preprocess_parse("width:16", W, &p) == MN_OK && p.kind == MN_PREPROCESS_WIDTH &&
               p.width == 16, "width:16");
-    mn_preprocess_name(&p, name, sizeof name);
-    CHECK(!strcmp(name, "width:16"), "name %s", name);
+    CHECK(!strcmp(p.name, "width:16"), "name %s", p.name);
     CHECK(mn_preprocess_parse("width:28", W, &p) == MN_OK, "the full width is allowed");
     const char *bad[] = {"width:0", "width:29", "width:", "width:x", "width:16x", "width:-3",
                          "width: 5", "Deskew", "deskew,width:3"};

@@ -436,6 +436,8 @@ int cmd_train(int argc, char **argv)
         goto out;
     }
     mn_train_params *tp = mn_trainer_params(trainer);
+    preprocess = mn_model_preprocess(model); /* a resumed run's comes from its checkpoint */
+    const bool preprocessed = strcmp(preprocess, "none") != 0;
     if (log_path) {
         log = fopen(log_path, resume ? "a" : "w");
         if (!log) {
@@ -484,8 +486,7 @@ int cmd_train(int argc, char **argv)
             fprintf(stderr, "training %s (%llu parameters) on %u images%s%s, batch %u, %s, "
                             "recipe %s, seed %llu\n", model_name,
                     (unsigned long long)mn_model_param_count(model), train->count,
-                    strcmp(mn_model_preprocess(model), "none") ? ", preprocessed: " : "",
-                    strcmp(mn_model_preprocess(model), "none") ? mn_model_preprocess(model) : "",
+                    preprocessed ? ", preprocessed: " : "", preprocessed ? preprocess : "",
                     tp->batch,
                     tp->optimizer == MN_OPT_ADAM  ? "adam"
                     : tp->optimizer == MN_OPT_SGD ? "sgd"
@@ -555,8 +556,8 @@ int cmd_train(int argc, char **argv)
                               tp->threads, "out", out_path);
         if (o && val_accuracy >= 0.0)
             json_object_set_new(o, "val_accuracy", json_real(val_accuracy));
-        if (o && strcmp(mn_model_preprocess(model), "none"))
-            json_object_set_new(o, "preprocess", json_string(mn_model_preprocess(model)));
+        if (o && preprocessed)
+            json_object_set_new(o, "preprocess", json_string(preprocess));
         char *js = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
         if (js)
             puts(js);
