@@ -175,8 +175,9 @@ size_t mn_model_describe(const mn_model *model, char *buf, size_t size);
 void mn_model_set_normalisation(mn_model *model, float mean, float std);
 void mn_model_get_normalisation(const mn_model *model, float *mean, float *std);
 
-/* Preprocessing applied to each image's pixels before normalisation, in training (after
- * augmentation) and prediction alike: "none" (the default), "deskew" (the shear that makes
+/* Preprocessing applied to each image's pixels before normalisation, in training (once, to
+ * the training set, rounded to bytes; augmentation then distorts the results) and prediction
+ * alike: "none" (the default), "deskew" (the shear that makes
  * the image's mixed second moment zero, its centroid moved to the centre) or "width:N" (the
  * ink's bounding box stretched or squeezed to N pixels wide, centred; rows unchanged). Models
  * trained on differently preprocessed images make different mistakes, which helps ensembles.

@@ -109,16 +109,10 @@ mn_status mn_model_preprocess_image(const mn_model *m, const uint8_t *in, uint8_
         memcpy(out, in, per);
         return MN_OK;
     }
-    float *buf = calloc(2 * per, sizeof *buf);
+    float *buf = malloc(2 * per * sizeof *buf);
     if (!buf)
         return mn_fail(MN_ERR_NOMEM, "out of memory");
-    for (size_t k = 0; k < per; k++)
-        buf[per + k] = in[k];
-    mn_preprocess_apply(&m->preprocess, buf, buf + per, m->in_c, m->in_h, m->in_w);
-    for (size_t k = 0; k < per; k++) {
-        float v = buf[k] + 0.5f;
-        out[k] = v <= 0.0f ? 0 : v >= 255.0f ? 255 : (uint8_t)v;
-    }
+    mn_preprocess_u8(&m->preprocess, out, in, m->in_c, m->in_h, m->in_w, buf);
     free(buf);
     return MN_OK;
 }
@@ -526,6 +520,12 @@ void mn_model_load_input_u8(mn_model *m, const uint8_t *pixels, int n)
 {
     load_input(m, pixels, true, 1.0f / (255.0f * m->norm_std), -m->norm_mean / m->norm_std, n,
                true);
+}
+
+void mn_model_load_preprocessed_u8(mn_model *m, const uint8_t *pixels, int n)
+{
+    load_input(m, pixels, true, 1.0f / (255.0f * m->norm_std), -m->norm_mean / m->norm_std, n,
+               false);
 }
 
 static void load_input_float(mn_model *m, const float *pixels, int n)

@@ -78,8 +78,10 @@ mn_status mn_spec_parse(mn_model *model, const char *spec);
  * it grows. */
 mn_status mn_model_reserve(mn_model *model, int batch, int threads);
 
-/* Writes model->act[0] for n images from uint8 or float (0..255) pixels, normalising. */
+/* Writes model->act[0] for n images of uint8 pixels, preprocessing and normalising them. */
 void mn_model_load_input_u8(mn_model *model, const uint8_t *pixels, int n);
+/* The same for pixels that are already preprocessed (the trainer's distorted images). */
+void mn_model_load_preprocessed_u8(mn_model *model, const uint8_t *pixels, int n);
 /* Writes model->act[0] from n images of already normalised (and preprocessed) values,
  * [n, C, H, W]. */
 void mn_model_set_input(mn_model *model, const float *x, int n);

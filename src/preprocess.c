@@ -1,5 +1,5 @@
 /* preprocess.c: a model's fixed per-image preprocessing, applied to the pixels (0..255) of every
- * image it trains on (after augmentation) and predicts: none, `deskew` (the shear that makes the
+ * image it trains on (before augmentation) and predicts: none, `deskew` (the shear that makes the
  * image's second moment mu11 zero, centroid moved to the centre) or `width:N` (each image
  * stretched or squeezed horizontally so its ink's bounding box is N pixels wide, centred). Models
  * that see differently preprocessed images make different mistakes, which is what an ensemble
@@ -138,4 +138,17 @@ void mn_preprocess_apply(const mn_preprocess *p, float *dst, const float *src, i
         width_norm(dst, src, C, H, W, p->width);
     else
         memcpy(dst, src, (size_t)C * H * W * sizeof *dst);
+}
+
+void mn_preprocess_u8(const mn_preprocess *p, uint8_t *dst, const uint8_t *src, int C, int H,
+                      int W, float *scratch)
+{
+    const size_t per = (size_t)C * H * W;
+    for (size_t k = 0; k < per; k++)
+        scratch[per + k] = src[k];
+    mn_preprocess_apply(p, scratch, scratch + per, C, H, W);
+    for (size_t k = 0; k < per; k++) {
+        float v = scratch[k] + 0.5f;
+        dst[k] = v <= 0.0f ? 0 : v >= 255.0f ? 255 : (uint8_t)v;
+    }
 }

@@ -23,5 +23,9 @@ mn_status mn_preprocess_parse(const char *text, int width, mn_preprocess *out);
 /* dst = the preprocessed src, one image [C][H][W] of pixel values (dst and src distinct). */
 void mn_preprocess_apply(const mn_preprocess *p, float *dst, const float *src, int C, int H,
                          int W);
+/* The same for pixels as bytes: dst = the preprocessed src, rounded to the nearest byte.
+ * scratch holds 2 * C * H * W floats. */
+void mn_preprocess_u8(const mn_preprocess *p, uint8_t *dst, const uint8_t *src, int C, int H,
+                      int W, float *scratch);
 
 #endif

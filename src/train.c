@@ -204,6 +204,32 @@ static mn_status prepare(mn_trainer *t, const mn_dataset *train)
     return MN_OK;
 }
 
+/* The training images as the model's preprocessing leaves them, into out (out->pixels stays
+ * NULL when the model has none). Training distorts these, so the distortions come after the
+ * preprocessing, as they would on an image that was preprocessed before it reached us: the
+ * other order would let deskewing, which moves the ink's centroid to the centre, undo every
+ * shift, and width normalisation undo horizontal scaling. */
+static mn_status preprocess_set(const mn_model *m, const mn_dataset *set, mn_dataset *out)
+{
+    if (m->preprocess.kind == MN_PREPROCESS_NONE)
+        return MN_OK;
+    const size_t per = (size_t)set->rows * set->cols;
+    float *scratch = malloc(2 * per * sizeof *scratch);
+    uint8_t *px = malloc((size_t)set->count * per);
+    if (!scratch || !px) {
+        free(scratch);
+        free(px);
+        return mn_fail(MN_ERR_NOMEM, "out of memory for the preprocessed training images");
+    }
+    for (uint32_t i = 0; i < set->count; i++)
+        mn_preprocess_u8(&m->preprocess, px + i * per, set->pixels + i * per, 1, (int)set->rows,
+                         (int)set->cols, scratch);
+    free(scratch);
+    *out = *set;
+    out->pixels = px;
+    return MN_OK;
+}
+
 /* The steps themselves; mn_trainer_run sets up and tears down around them. */
 static mn_status run_steps(mn_trainer *t, const mn_dataset *eval_set, mn_batcher *b)
 {
@@ -229,7 +255,7 @@ static mn_status run_steps(mn_trainer *t, const mn_dataset *eval_set, mn_batcher
         t->ahead = false; /* this step's batch is in use: the cursor is past it */
         if (t->step + 1 < t->total)
             choose_batch(t, b, t->step + 1); /* made while this step computes */
-        mn_model_load_input_u8(m, pixels, batch);
+        mn_model_load_preprocessed_u8(m, pixels, batch);
         mn_model_forward(m, batch, true, &t->drop_rng, threads);
         float loss = mn_softmax_xent_smooth(m->grad_a, NULL, m->act[m->num_layers], labels,
                                             batch, m->num_classes, p->label_smoothing);
@@ -307,11 +333,15 @@ mn_status mn_trainer_run(mn_trainer *t, const mn_dataset *train, const mn_datase
         st = prepare(t, train);
     if (st != MN_OK)
         return st;
-    mn_batcher *b;
-    if ((st = mn_batcher_create(&b, train, &t->p, (int)t->p.batch)) != MN_OK)
+    mn_dataset pre = {0};
+    if ((st = preprocess_set(t->model, train, &pre)) != MN_OK)
         return st;
-    st = run_steps(t, eval_set, b);
-    mn_batcher_free(b);
+    mn_batcher *b;
+    if ((st = mn_batcher_create(&b, pre.pixels ? &pre : train, &t->p, (int)t->p.batch)) == MN_OK) {
+        st = run_steps(t, eval_set, b);
+        mn_batcher_free(b);
+    }
+    free(pre.pixels);
     if (t->ahead) {
         /* stopped early: forget the batch chosen ahead; a later run chooses it again */
         t->ahead = false;

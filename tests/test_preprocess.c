@@ -4,7 +4,8 @@
  * stay blank. A model predicts through its preprocessing exactly as a plain copy predicts the
  * preprocessed pixels (mn_model_preprocess_image shows them), keeps it through save, load and
  * bn folding, and a file naming an unknown preprocessing is refused with its name in the
- * message. */
+ * message. Training distorts the preprocessed images: it gives the same weights as a plain
+ * model trained on images preprocessed beforehand. */
 #include "check.h"
 #include "model_internal.h"
 #include "preprocess.h"
@@ -189,6 +190,43 @@ static void through_model(const char *name, const char *spec, const char *dir)
     mn_model_free(plain);
 }
 
+/* Training with preprocessing and augmentation preprocesses each image first, then distorts it:
+ * the same weights, to the bit, as a plain model trained with the same augmentation on images
+ * preprocessed beforehand (mn_model_preprocess_image). */
+static void training_order(const char *name, const char *spec)
+{
+    enum { N = 64 };
+    static uint8_t px[N * H * W], pre[N * H * W], labels[N];
+    mn_model *m, *plain;
+    CHECK(mn_model_create(&m, spec, 1, H, W, MN_INIT_HE, 5) == MN_OK, "create");
+    CHECK(mn_model_create(&plain, spec, 1, H, W, MN_INIT_HE, 5) == MN_OK, "create");
+    CHECK(mn_model_set_preprocess(m, name) == MN_OK, "set %s", name);
+    bool ok = true;
+    for (int n = 0; n < N; n++) { /* slanted strokes: width, slope and place vary */
+        labels[n] = (uint8_t)(n % 10);
+        double slope = 0.05 * (n % 9) - 0.2, half = 1 + n % 4, x0 = 10 + n % 7;
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++)
+                px[(n * H + y) * W + x] =
+                    y > 3 + n % 3 && y < 24 && fabs(x - x0 - slope * (y - 13.5)) < half ? 250 : 0;
+        ok = ok && mn_model_preprocess_image(m, px + n * H * W, pre + n * H * W) == MN_OK;
+    }
+    CHECK(ok, "preprocess_image");
+    mn_dataset raw = {.count = N, .rows = H, .cols = W, .num_classes = 10, .pixels = px,
+                      .labels = labels};
+    mn_dataset done = raw;
+    done.pixels = pre;
+    mn_train_params p = mn_train_default_params();
+    p.optimizer = MN_OPT_ADAM, p.lr = 1e-3f, p.batch = 16, p.steps = 12, p.threads = 2;
+    p.aug_shift = 2, p.aug_rotate = 10, p.aug_scale = 0.1f;
+    CHECK(mn_model_train(m, &raw, NULL, &p) == MN_OK, "%s", mn_error_message());
+    CHECK(mn_model_train(plain, &done, NULL, &p) == MN_OK, "%s", mn_error_message());
+    CHECK(!memcmp(m->params, plain->params, m->num_params * sizeof *m->params),
+          "%s, %s: training preprocesses, then distorts", name, spec);
+    mn_model_free(m);
+    mn_model_free(plain);
+}
+
 int main(void)
 {
     parsing();
@@ -198,5 +236,7 @@ int main(void)
     through_model("width:16", "conv:4:3,bn,relu,pool:2,dense:10", dir);
     through_model("deskew", "dense:10", dir);
     through_model("width:16", "dense:10", dir);
+    training_order("deskew", "conv:4:3,bn,relu,pool:2,dense:10");
+    training_order("width:12", "dense:10");
     return check_summary();
 }
