@@ -22,6 +22,10 @@ ensemble() {
   [ $# -gt 0 ] && shift
   row "$name" "$desc" "eval$files" "$@"
 }
+# past COMMIT NAME DESCRIPTION COMMAND...: a row on record that ran with the code of COMMIT,
+# where the command did something it no longer does; shown in the table, never rerun
+declare -A past_of
+past() { local c=$1; shift; row "$@"; past_of[${all[-1]}]=$c; }
 aug="--augment shift:2,rotate:10,scale:0.1"
 # the layers of the best preset before the 3x3 stack replaced them: the tutorial's, with bn
 bn5=conv:32:5,bn,relu,pool:2,conv:64:5,bn,relu,pool:2,dense:1024,relu,dropout:0.5,dense:10
@@ -53,13 +57,27 @@ for s in 2 3; do
 done
 # Members that see differently preprocessed images (mnist train --preprocess), on the same
 # held-out images: does the ensemble of best seed 1 plain, deskewed and at width 16 beat seeds
-# 1 to 3 plain?
+# 1 to 3 plain? First with each training image distorted, then preprocessed (f5ef54c; the rows
+# ending in -augfirst), then the other way round (the code since).
+pre_old="the code of f5ef54c: distorted, then preprocessed"
+past f5ef54c val-deskew-augfirst "best, seed 1, deskewed images, 10,000 images held out ($pre_old)" train --model best --preprocess deskew --val 10000 --out out/val-deskew-augfirst.safetensors
+past f5ef54c val-width16-augfirst "best, seed 1, images at width 16, 10,000 images held out ($pre_old)" train --model best --preprocess width:16 --val 10000 --out out/val-width16-augfirst.safetensors
 row val-deskew "best, seed 1, deskewed images, 10,000 images held out" train --model best --preprocess deskew --val 10000 --out out/val-deskew.safetensors
 row val-width16 "best, seed 1, images at width 16, 10,000 images held out" train --model best --preprocess width:16 --val 10000 --out out/val-width16.safetensors
 ensemble ensemble-val "ensemble of val-best seeds 1 to 3, on the 10,000 held-out images" val-best val-best-2 val-best-3 -- --split val:10000
+ensemble ensemble-val-pre-augfirst "ensemble of val-best seed 1, val-deskew-augfirst and val-width16-augfirst, on the 10,000 held-out images" val-best val-deskew-augfirst val-width16-augfirst -- --split val:10000
 ensemble ensemble-val-pre "ensemble of val-best seed 1, val-deskew and val-width16, on the 10,000 held-out images" val-best val-deskew val-width16 -- --split val:10000
 # The same three kinds of member trained on all 60,000 images and tested: a draw per seed,
 # members of seed S (best-S is the plain one). Each draw trains in about 40 minutes.
+for s in 1 2 3; do
+  past f5ef54c deskew-$s-augfirst "best, seed $s, deskewed images ($pre_old)" train --model best --preprocess deskew --seed $s --out out/deskew-$s-augfirst.safetensors
+done
+for s in 1 2 3; do
+  past f5ef54c width16-$s-augfirst "best, seed $s, images at width 16 ($pre_old)" train --model best --preprocess width:16 --seed $s --out out/width16-$s-augfirst.safetensors
+done
+for s in 1 2 3; do
+  ensemble ensemble-pre-$s-augfirst "ensemble of best seed $s plain, deskewed and at width 16 ($pre_old)" best-$s deskew-$s-augfirst width16-$s-augfirst
+done
 for s in 1 2 3; do
   row deskew-$s "best, seed $s, deskewed images" train --model best --preprocess deskew --seed $s --out out/deskew-$s.safetensors
 done
@@ -90,6 +108,7 @@ rows=("$@"); [ ${#rows[@]} -gt 0 ] || rows=("${all[@]}")
 [ "${rows[*]}" != table ] || rows=()
 for r in "${rows[@]}"; do
   [ -n "${cmd[$r]:-}" ] || { echo "results: unknown row '$r' (${all[*]})" >&2; exit 2; }
+  [ -z "${past_of[$r]:-}" ] || { echo "results: row '$r' ran with the code of ${past_of[$r]}; build that to rerun it" >&2; exit 2; }
   echo "== $r: mnist ${cmd[$r]}" >&2
   load=$(cut -d' ' -f1-3 /proc/loadavg)
   json=$("$mnist" ${cmd[$r]} --json | tail -n 1)
