@@ -85,6 +85,7 @@ for r in $(seq "$rounds"); do
 done
 "$bin/peak_flops" --threads 2 >"$work/peak1"
 peak=$(cat "$work/peak0" "$work/peak1" | get peak_gflops | sort -g | tail -1)
+peak_bf16=$(cat "$work/peak0" "$work/peak1" | get peak_bf16_gflops | sort -g | tail -1)
 
 # Time to 99.0% test accuracy, from the start of training (data already loaded), evaluating on
 # the 10,000 test images every 200 steps; the run stops once it gets there.
@@ -146,6 +147,7 @@ elapsed=$(( $(date +%s) - t_start ))
   echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') by \`make bench\` ($rounds alternating rounds, ${elapsed} s):"
   echo "$cpu, $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r);"
   echo "FP32 peak measured by bench/peak_flops (2 threads, AVX-512 FMA on registers): **$peak GFLOP/s**."
+  [ -z "$peak_bf16" ] || echo "Its BF16 dot product (VDPBF16PS, the same way): $peak_bf16 GFLOP/s."
   echo "mnist.c $(git -C "$root" describe --always --dirty 2>/dev/null || echo '?'), ISA $("$bin/bench_train" layers --steps 1 --threads 1 2>/dev/null | get isa);"
   echo "PyTorch $($py -c 'import torch; print(torch.__version__)') (Debian python3-torch), 2 threads. \"fastest\": Debian's openblas-openmp,"
   echo "ATEN_CPU_CAPABILITY=avx512, malloc thresholds at 1e9, channels_last. Load average during the"
