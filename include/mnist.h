@@ -177,11 +177,11 @@ void mn_model_get_normalisation(const mn_model *model, float *mean, float *std);
 
 /* Preprocessing applied to each image's pixels before normalisation, in training (once, to
  * the training set, rounded to bytes; augmentation then distorts the results) and prediction
- * alike: "none" (the default), "deskew" (the shear that makes
- * the image's mixed second moment zero, its centroid moved to the centre) or "width:N" (the
- * ink's bounding box stretched or squeezed to N pixels wide, centred; rows unchanged). Models
- * trained on differently preprocessed images make different mistakes, which helps ensembles.
- * Saved in the model file (metadata "preprocess", absent for none). */
+ * alike: "none" (the default), "deskew" (the shear that makes the image's mixed second moment
+ * zero, its centroid moved to the centre) or "width:N" (the ink's bounding box stretched or
+ * squeezed to N pixels wide, centred; rows unchanged). Models trained on differently
+ * preprocessed images make different mistakes, which helps ensembles. Saved in the model file
+ * (metadata "preprocess", absent for none). */
 mn_status mn_model_set_preprocess(mn_model *model, const char *name);
 const char *mn_model_preprocess(const mn_model *model);
 /* One image (channels*rows*cols uint8 pixels) as the model sees it after its preprocessing,
