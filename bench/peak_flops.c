@@ -19,42 +19,32 @@ static double now(void)
 }
 
 #if defined(__x86_64__)
-#define F(r) "vfmadd231ps %%zmm30, %%zmm31, %%zmm" #r "\n\t"
-/* 24 FMAs on 24 accumulators per iteration: 24 * 16 * 2 flops. */
-__attribute__((target("avx512f"))) static void fma_loop(long iters)
-{
-    __asm__ volatile("vxorps %%xmm30, %%xmm30, %%xmm30\n\t"
-                     "vxorps %%xmm31, %%xmm31, %%xmm31\n\t"
-                     "1:\n\t" F(0) F(1) F(2) F(3) F(4) F(5) F(6) F(7) F(8) F(9) F(10) F(11)
-                         F(12) F(13) F(14) F(15) F(16) F(17) F(18) F(19) F(20) F(21) F(22) F(23)
-                     "dec %0\n\t"
-                     "jnz 1b\n\t"
-                     "vzeroupper"
-                     : "+r"(iters)
-                     :
-                     : "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
-                       "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15",
-                       "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23",
-                       "xmm30", "xmm31");
-}
-#define D(r) "vdpbf16ps %%zmm30, %%zmm31, %%zmm" #r "\n\t"
-/* The same with BF16 dot products: 24 * 32 * 2 flops per iteration. */
-__attribute__((target("avx512f,avx512bf16"))) static void bf16_loop(long iters)
-{
-    __asm__ volatile("vxorps %%xmm30, %%xmm30, %%xmm30\n\t"
-                     "vxorps %%xmm31, %%xmm31, %%xmm31\n\t"
-                     "1:\n\t" D(0) D(1) D(2) D(3) D(4) D(5) D(6) D(7) D(8) D(9) D(10) D(11)
-                         D(12) D(13) D(14) D(15) D(16) D(17) D(18) D(19) D(20) D(21) D(22) D(23)
-                     "dec %0\n\t"
-                     "jnz 1b\n\t"
-                     "vzeroupper"
-                     : "+r"(iters)
-                     :
-                     : "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
-                       "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15",
-                       "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23",
-                       "xmm30", "xmm31");
-}
+/* One instruction `op` (zmm_r += zmm30 * zmm31) on 24 accumulators per iteration, so that no
+ * chain waits for its previous result. */
+#define OP(op, r) op " %%zmm30, %%zmm31, %%zmm" #r "\n\t"
+#define CHAINS(op)                                                                              \
+    OP(op, 0) OP(op, 1) OP(op, 2) OP(op, 3) OP(op, 4) OP(op, 5) OP(op, 6) OP(op, 7) OP(op, 8)     \
+    OP(op, 9) OP(op, 10) OP(op, 11) OP(op, 12) OP(op, 13) OP(op, 14) OP(op, 15) OP(op, 16)        \
+    OP(op, 17) OP(op, 18) OP(op, 19) OP(op, 20) OP(op, 21) OP(op, 22) OP(op, 23)
+#define LOOP(name, op, isa)                                                                     \
+    __attribute__((target(isa))) static void name(long iters)                                  \
+    {                                                                                           \
+        __asm__ volatile("vxorps %%xmm30, %%xmm30, %%xmm30\n\t"                                  \
+                         "vxorps %%xmm31, %%xmm31, %%xmm31\n\t"                                  \
+                         "1:\n\t" CHAINS(op) "dec %0\n\t"                                        \
+                         "jnz 1b\n\t"                                                            \
+                         "vzeroupper"                                                           \
+                         : "+r"(iters)                                                          \
+                         :                                                                      \
+                         : "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6",        \
+                           "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", \
+                           "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21",       \
+                           "xmm22", "xmm23", "xmm30", "xmm31");                                 \
+    }
+/* FP32 FMAs: 24 * 16 * 2 flops per iteration. */
+LOOP(fma_loop, "vfmadd231ps", "avx512f")
+/* BF16 dot products, 32 products summed pairwise into 16 lanes: 24 * 32 * 2 flops. */
+LOOP(bf16_loop, "vdpbf16ps", "avx512f,avx512bf16")
 #define FLOPS_PER_ITER (24.0 * 16 * 2)
 #endif
 
