@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#if defined(__x86_64__)
 static double now(void)
 {
     struct timespec t;
@@ -18,7 +19,6 @@ static double now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-#if defined(__x86_64__)
 /* One instruction `op` (zmm_r += zmm30 * zmm31) on 24 accumulators per iteration, so that no
  * chain waits for its previous result. */
 #define OP(op, r) op " %%zmm30, %%zmm31, %%zmm" #r "\n\t"
@@ -46,33 +46,27 @@ LOOP(fma_loop, "vfmadd231ps", "avx512f")
 /* BF16 dot products, 32 products summed pairwise into 16 lanes: 24 * 32 * 2 flops. */
 LOOP(bf16_loop, "vdpbf16ps", "avx512f,avx512bf16")
 #define FLOPS_PER_ITER (24.0 * 16 * 2)
-#endif
 
 typedef struct job {
+    void (*loop)(long iters);
     long iters;
     double seconds;
-    int bf16;
 } job;
 
 static void *run(void *arg)
 {
     job *j = arg;
     double t = now();
-#if defined(__x86_64__)
-    if (j->bf16)
-        bf16_loop(j->iters);
-    else
-        fma_loop(j->iters);
-#endif
+    j->loop(j->iters);
     j->seconds = now() - t;
     return NULL;
 }
 
-/* The best of three tries of `threads` threads, each running about `seconds` of one loop, in
+/* The best of three tries of `threads` threads, each running `loop` for about `seconds`, in
  * GFLOP/s (flops_per_iter per iteration). */
-static double measure(int threads, double seconds, int bf16, double flops_per_iter)
+static double measure(int threads, double seconds, void (*loop)(long), double flops_per_iter)
 {
-    job cal = {1000000, 0, bf16}; /* calibrate: iterations per second of one thread */
+    job cal = {loop, 1000000, 0}; /* calibrate: iterations per second of one thread */
     run(&cal);
     long iters = (long)(cal.iters / cal.seconds * seconds);
     double best = 0.0;
@@ -84,7 +78,7 @@ static double measure(int threads, double seconds, int bf16, double flops_per_it
     }
     for (int tries = 0; tries < 3; tries++) {
         for (int t = 0; t < threads; t++) {
-            jobs[t] = (job){iters, 0, bf16};
+            jobs[t] = (job){loop, iters, 0};
             pthread_create(&ids[t], NULL, run, &jobs[t]);
         }
         double slowest = 0.0;
@@ -99,6 +93,7 @@ static double measure(int threads, double seconds, int bf16, double flops_per_it
     free(ids);
     return best;
 }
+#endif
 
 int main(int argc, char **argv)
 {
@@ -120,11 +115,11 @@ int main(int argc, char **argv)
         printf("no AVX-512 on this CPU\npeak_gflops 0\n");
         return 0;
     }
-    double best = measure(threads, seconds, 0, FLOPS_PER_ITER);
+    double best = measure(threads, seconds, fma_loop, FLOPS_PER_ITER);
     printf("threads %d\npeak_gflops %.1f\npeak_gflops_per_thread %.1f\n", threads, best,
            best / threads);
     if (__builtin_cpu_supports("avx512bf16"))
-        printf("peak_bf16_gflops %.1f\n", measure(threads, seconds, 1, 2 * FLOPS_PER_ITER));
+        printf("peak_bf16_gflops %.1f\n", measure(threads, seconds, bf16_loop, 2 * FLOPS_PER_ITER));
 #else
     printf("not x86-64\npeak_gflops 0\n");
 #endif
